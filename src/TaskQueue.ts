@@ -1,0 +1,444 @@
+/**
+ * The client: enqueue tasks (now, after a delay, at a time; one or many), read them back, wait for
+ * their results, cancel and retry them, list them and count them. It needs a `Backend` and a
+ * `Serializer`; payloads are checked against the task's schema before anything is stored.
+ *
+ * Result waiting is pushed where the backend pushes (`Finished` events) and falls back to polling
+ * every `resultPollInterval`, so `join` works across processes on every backend.
+ *
+ * @since 0.1.0
+ */
+import type { Duration, Scope } from "effect"
+import { Clock, Context, Deferred, Duration as D, Effect, Exit, Layer, Option, Queue } from "effect"
+import type * as B from "./Backend.js"
+import { Backend, isFinished } from "./Backend.js"
+import type { SerializationError, TaskDefect, TaskTimeout, UnknownTask } from "./Errors.js"
+import { BackendError, ResultTimeout, TaskCancelled, TaskFailed, TaskNotFound } from "./Errors.js"
+import * as Codec from "./internal/codec.js"
+import { uuidv7FromMillis } from "./internal/id.js"
+import { Serializer } from "./Serializer.js"
+import type { Task } from "./Task.js"
+
+/**
+ * When and how to run an enqueued task. `delay` and `eta` are exclusive; without either the task
+ * is due at once. `priority` and `queue` override the task definition's defaults. With `key`, an
+ * enqueue while a task with that key is pending or running returns that task's id instead.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface EnqueueOptions {
+  readonly delay?: Duration.DurationInput | undefined
+  readonly eta?: Date | number | undefined
+  readonly priority?: number | undefined
+  readonly queue?: string | undefined
+  readonly key?: string | undefined
+}
+
+/**
+ * Options for `enqueueMany`: like {@link EnqueueOptions}, without a dedup key.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type EnqueueManyOptions = Omit<EnqueueOptions, "key">
+
+/**
+ * How long to wait for a result; without a timeout the wait is unbounded.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WaitOptions {
+  readonly timeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * What is known of a task, without its payload and result bytes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TaskInfo {
+  readonly id: string
+  readonly queue: string
+  readonly name: string
+  readonly priority: number
+  readonly status: B.TaskStatus
+  readonly runAt: number
+  readonly attempts: number
+  readonly enqueuedAt: number
+  readonly startedAt: number | null
+  readonly finishedAt: number | null
+  readonly leaseOwner: string | null
+  readonly leaseUntil: number | null
+  readonly error: { readonly tag: string; readonly message: string } | null
+  readonly traceback: string | null
+  readonly key: string | null
+}
+
+/**
+ * A finished task's outcome, untyped (the `value` is what the serializer read back, in the success
+ * schema's encoded form). Use `join` for the typed value.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TaskResult {
+  readonly id: string
+  readonly name: string
+  readonly status: "success" | "failed" | "cancelled"
+  readonly value: unknown
+  readonly error: { readonly tag: string; readonly message: string } | null
+  readonly traceback: string | null
+  readonly attempts: number
+  readonly finishedAt: number | null
+}
+
+/**
+ * The errors `join` fails with for a task `T`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type JoinError<T extends Task.Any> =
+  | TaskFailed.Of<Task.Failure<T> | TaskTimeout | TaskDefect | UnknownTask | SerializationError>
+  | TaskCancelled
+  | TaskNotFound
+  | ResultTimeout
+  | SerializationError
+  | BackendError
+
+/**
+ * The arguments after the task: the payload (optional when the payload type is void) and options.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type EnqueueArgs<T extends Task.Any> = [Task.Payload<T>] extends [void]
+  ? [payload?: Task.Payload<T>, options?: EnqueueOptions]
+  : [payload: Task.Payload<T>, options?: EnqueueOptions]
+
+/**
+ * The client service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TaskQueueService {
+  /** Checks the payload against the task's schema, stores the task, returns its id. */
+  readonly enqueue: <T extends Task.Any>(
+    task: T,
+    ...args: EnqueueArgs<T>
+  ) => Effect.Effect<string, SerializationError | BackendError>
+  /** Stores many tasks of one kind atomically (all or none); returns their ids in order. */
+  readonly enqueueMany: <T extends Task.Any>(
+    task: T,
+    payloads: Iterable<Task.Payload<T>>,
+    options?: EnqueueManyOptions
+  ) => Effect.Effect<ReadonlyArray<string>, SerializationError | BackendError>
+  /** Reads a task's state. */
+  readonly get: (id: string) => Effect.Effect<TaskInfo, TaskNotFound | BackendError>
+  /** Waits until the task is finished and returns its untyped outcome. */
+  readonly getResult: (
+    id: string,
+    options?: WaitOptions
+  ) => Effect.Effect<TaskResult, TaskNotFound | ResultTimeout | SerializationError | BackendError>
+  /** Waits until the task is finished: its typed success, or its typed failure in `TaskFailed`. */
+  readonly join: <T extends Task.Any>(
+    task: T,
+    id: string,
+    options?: WaitOptions
+  ) => Effect.Effect<Task.Success<T>, JoinError<T>>
+  /** Cancels a pending task, or interrupts a running one; false if it had already finished. */
+  readonly cancel: (id: string) => Effect.Effect<boolean, TaskNotFound | BackendError>
+  /** Puts a failed or cancelled task back to pending; false if it had not finished. */
+  readonly retry: (id: string) => Effect.Effect<boolean, TaskNotFound | BackendError>
+  /** Lists tasks in enqueue order. */
+  readonly list: (filter?: B.ListFilter) => Effect.Effect<ReadonlyArray<TaskInfo>, BackendError>
+  /** Counts tasks per status. */
+  readonly stats: (queue?: string) => Effect.Effect<B.Stats, BackendError>
+  /** Deletes finished tasks (all finished ones, or those finished longer ago than `olderThan`). */
+  readonly purge: (options?: {
+    readonly olderThan?: Duration.DurationInput | undefined
+    readonly statuses?: B.PurgeFilter["statuses"]
+    readonly queue?: string | undefined
+  }) => Effect.Effect<number, BackendError>
+}
+
+/**
+ * Options of the client.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TaskQueueOptions {
+  /** How often a result waiter re-reads the task when no push arrives (default 250 millis). */
+  readonly resultPollInterval?: Duration.DurationInput | undefined
+}
+
+const toInfo = (rec: B.TaskRecord): TaskInfo => ({
+  id: rec.id,
+  queue: rec.queue,
+  name: rec.name,
+  priority: rec.priority,
+  status: rec.status,
+  runAt: rec.runAt,
+  attempts: rec.attempts,
+  enqueuedAt: rec.enqueuedAt,
+  startedAt: rec.startedAt,
+  finishedAt: rec.finishedAt,
+  leaseOwner: rec.leaseOwner,
+  leaseUntil: rec.leaseUntil,
+  error: rec.error === null ? null : { tag: rec.error.tag, message: rec.error.message },
+  traceback: rec.traceback,
+  key: rec.key
+})
+
+const runAtOf = (now: number, options: EnqueueManyOptions | undefined): number => {
+  if (options?.eta !== undefined) return typeof options.eta === "number" ? options.eta : options.eta.getTime()
+  if (options?.delay !== undefined) return now + D.toMillis(D.decode(options.delay))
+  return now
+}
+
+/**
+ * Builds the client. It subscribes to the backend's events for the scope's lifetime, to wake
+ * result waiters.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: TaskQueueOptions = {}
+): Effect.Effect<TaskQueueService, never, Backend | Serializer | Scope.Scope> =>
+  Effect.gen(function*() {
+    const backend = yield* Backend
+    const serializer = yield* Serializer
+    const pollInterval = D.decode(options.resultPollInterval ?? "250 millis")
+    const waiters = new Map<string, Set<Deferred.Deferred<void>>>()
+
+    const events = yield* backend.subscribe
+    yield* Queue.take(events).pipe(
+      Effect.tap((event) =>
+        Effect.sync(() => {
+          if (event._tag !== "Finished") return
+          for (const id of event.ids) {
+            const set = waiters.get(id)
+            if (set !== undefined) for (const d of set) Deferred.unsafeDone(d, Exit.void)
+          }
+        })
+      ),
+      Effect.forever,
+      Effect.forkScoped
+    )
+
+    const register = (id: string, d: Deferred.Deferred<void>) =>
+      Effect.sync(() => {
+        let set = waiters.get(id)
+        if (set === undefined) waiters.set(id, set = new Set())
+        set.add(d)
+      })
+    const unregister = (id: string, d: Deferred.Deferred<void>) =>
+      Effect.sync(() => {
+        const set = waiters.get(id)
+        if (set === undefined) return
+        set.delete(d)
+        if (set.size === 0) waiters.delete(id)
+      })
+
+    const getRecord = (id: string) =>
+      Effect.flatMap(
+        backend.get(id),
+        Option.match({ onNone: () => Effect.fail(TaskNotFound.of(id)), onSome: Effect.succeed })
+      )
+
+    /** Registers for the push first, then reads, so a finish between the two is not missed. */
+    const awaitFinished = (id: string, wait: WaitOptions | undefined) => {
+      const once: Effect.Effect<Option.Option<B.TaskRecord>, TaskNotFound | BackendError> = Effect.gen(function*() {
+        const d = yield* Deferred.make<void>()
+        yield* register(id, d)
+        return yield* getRecord(id).pipe(
+          Effect.flatMap((rec) =>
+            isFinished(rec.status)
+              ? Effect.succeed(Option.some(rec))
+              : Effect.as(Effect.raceFirst(Deferred.await(d), Effect.sleep(pollInterval)), Option.none())
+          ),
+          Effect.ensuring(unregister(id, d))
+        )
+      })
+      const loop: Effect.Effect<B.TaskRecord, TaskNotFound | BackendError> = Effect.flatMap(
+        once,
+        Option.match({ onNone: () => loop, onSome: Effect.succeed })
+      )
+      if (wait?.timeout === undefined) return loop
+      const timeout = D.decode(wait.timeout)
+      return Effect.timeoutFail(loop, {
+        duration: timeout,
+        onTimeout: () =>
+          new ResultTimeout({
+            taskId: id,
+            timeoutMillis: D.toMillis(timeout),
+            message: `task ${id} did not finish within ${D.format(timeout)}`
+          })
+      })
+    }
+
+    const enqueueMany = <T extends Task.Any>(
+      task: T,
+      payloads: Iterable<Task.Payload<T>>,
+      opts?: EnqueueManyOptions
+    ) =>
+      Effect.gen(function*() {
+        const encoded = yield* Effect.forEach(
+          payloads,
+          (payload) => Codec.encode(task.payload, serializer, payload, `payload of task '${task.name}'`)
+        )
+        const now = yield* Clock.currentTimeMillis
+        const runAt = runAtOf(now, opts)
+        const queue = opts?.queue ?? task.queue
+        const priority = opts?.priority ?? task.priority
+        const rows: Array<B.NewTask> = encoded.map((payload) => ({
+          id: uuidv7FromMillis(now),
+          queue,
+          name: task.name,
+          payload,
+          priority,
+          runAt,
+          key: null
+        }))
+        const result = yield* backend.enqueue(rows)
+        return result.map((r) => r.id)
+      })
+
+    const service: TaskQueueService = {
+      enqueue: (task, ...args) => {
+        const [payload, opts] = args
+        return Effect.gen(function*() {
+          const bytes = yield* Codec.encode(task.payload, serializer, payload, `payload of task '${task.name}'`)
+          const now = yield* Clock.currentTimeMillis
+          const [result] = yield* backend.enqueue([{
+            id: uuidv7FromMillis(now),
+            queue: opts?.queue ?? task.queue,
+            name: task.name,
+            payload: bytes,
+            priority: opts?.priority ?? task.priority,
+            runAt: runAtOf(now, opts),
+            key: opts?.key ?? null
+          }])
+          if (result === undefined) {
+            return yield* new BackendError({ reason: "Query", message: "enqueue returned no id" })
+          }
+          return result.id
+        }).pipe(Effect.withSpan("TaskQueue.enqueue", { attributes: { task: task.name } }))
+      },
+      enqueueMany: (task, payloads, opts) =>
+        enqueueMany(task, payloads, opts).pipe(Effect.withSpan("TaskQueue.enqueueMany", { attributes: { task: task.name } })),
+      get: (id) => Effect.map(getRecord(id), toInfo),
+      getResult: (id, wait) =>
+        Effect.gen(function*() {
+          const rec = yield* awaitFinished(id, wait)
+          const value = rec.status === "success" && rec.result !== null
+            ? yield* serializer.decode(rec.result)
+            : undefined
+          return {
+            id: rec.id,
+            name: rec.name,
+            status: rec.status as TaskResult["status"],
+            value,
+            error: rec.error === null ? null : { tag: rec.error.tag, message: rec.error.message },
+            traceback: rec.traceback,
+            attempts: rec.attempts,
+            finishedAt: rec.finishedAt
+          }
+        }),
+      join: <T extends Task.Any>(task: T, id: string, wait?: WaitOptions) =>
+        Effect.gen(function*() {
+          const rec = yield* awaitFinished(id, wait)
+          if (rec.name !== task.name) {
+            return yield* new TaskNotFound({
+              taskId: id,
+              message: `task ${id} is a '${rec.name}' task, not '${task.name}'`
+            })
+          }
+          if (rec.status === "success") {
+            // Decoded by the task's success schema, so it is a `Task.Success<T>`.
+            const value = (yield* Codec.decode(
+              task.success,
+              serializer,
+              rec.result ?? new Uint8Array(0),
+              `result of task '${task.name}'`
+            )) as Task.Success<T>
+            return value
+          }
+          if (rec.status === "cancelled") {
+            return yield* new TaskCancelled({ taskId: id, message: `task ${id} (${rec.name}) was cancelled` })
+          }
+          const failure = rec.error === null
+            ? undefined
+            : yield* Codec.loadError(rec.error, task.failure, serializer)
+          return yield* Effect.fail(
+            new TaskFailed({
+              taskId: id,
+              taskName: rec.name,
+              attempts: rec.attempts,
+              message: `task ${id} (${rec.name}) failed after ${rec.attempts} attempt(s): ${
+                rec.error?.message ?? "unknown error"
+              }`,
+              traceback: rec.traceback,
+              failure
+            }) as TaskFailed.Of<Task.Failure<T> | TaskTimeout | TaskDefect | UnknownTask | SerializationError>
+          )
+        }).pipe(Effect.withSpan("TaskQueue.join", { attributes: { task: task.name, id } })),
+      cancel: (id) =>
+        Effect.flatMap(backend.cancel(id), (r) =>
+          r === "not_found" ? Effect.fail(TaskNotFound.of(id)) : Effect.succeed(r === "cancelled")),
+      retry: (id) =>
+        Effect.flatMap(backend.retry(id), (r) =>
+          r === "not_found" ? Effect.fail(TaskNotFound.of(id)) : Effect.succeed(r === "requeued")),
+      list: (filter) => Effect.map(backend.list(filter ?? {}), (recs) => recs.map(toInfo)),
+      stats: (queue) => backend.stats(queue),
+      purge: (opts) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          backend.purge({
+            statuses: opts?.statuses,
+            queue: opts?.queue,
+            finishedBefore: opts?.olderThan === undefined ? undefined : now - D.toMillis(D.decode(opts.olderThan))
+          }))
+    }
+    return service
+  })
+
+/**
+ * The `TaskQueue` service: `yield* TaskQueue` in a program, `TaskQueue.layer` to provide it.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TaskQueue } from "sitq"
+ *
+ * const program = Effect.gen(function* () {
+ *   const queue = yield* TaskQueue
+ *   const id = yield* queue.enqueue(SendEmail, { to: "a@b.c", subject: "Hi" }, { delay: "10 seconds" })
+ *   return yield* queue.join(SendEmail, id, { timeout: "1 minute" })
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class TaskQueue extends Context.Tag("sitq/TaskQueue")<TaskQueue, TaskQueueService>() {
+  /**
+   * The client with default options. Needs a `Backend` and a `Serializer`.
+   *
+   * @since 0.1.0
+   */
+  static readonly layer: Layer.Layer<TaskQueue, never, Backend | Serializer> = Layer.scoped(TaskQueue, make())
+  /**
+   * The client with options.
+   *
+   * @since 0.1.0
+   */
+  static layerWith(options: TaskQueueOptions): Layer.Layer<TaskQueue, never, Backend | Serializer> {
+    return Layer.scoped(TaskQueue, make(options))
+  }
+}
