@@ -1,0 +1,855 @@
+/**
+ * `PostgresBackend`: the storage port on PostgreSQL through `@effect/sql-pg`. Tasks live in one
+ * table of a schema of your choice (default `sitq`), created and upgraded by `@effect/sql`'s
+ * `Migrator` under an advisory lock, so any number of processes may start at once. Every
+ * operation is one statement and one round trip: a batch claim is `FOR UPDATE SKIP LOCKED` over a
+ * partial index of pending tasks, a batch settle is one fenced `UPDATE ... FROM unnest(...)`, a
+ * batch enqueue is one `INSERT ... SELECT FROM unnest(...)`. Wake-ups cross processes through
+ * `LISTEN`/`NOTIFY`: each change calls `pg_notify` in its own statement, so the notification is
+ * delivered when (and only if) the change commits, including inside an application's own
+ * `sql.withTransaction` when the backend runs on the application's client (`layerClient`).
+ * Time comes from Effect's `Clock`, never from the server's `now()`.
+ *
+ * @since 0.1.0
+ */
+import { Migrator, SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
+import { PgClient } from "@effect/sql-pg"
+import * as Reactivity from "@effect/experimental/Reactivity"
+import type { Scope } from "effect"
+import {
+  Cause,
+  Clock,
+  Deferred,
+  Duration,
+  Effect,
+  Fiber,
+  Layer,
+  Option,
+  PubSub,
+  Redacted,
+  Schedule,
+  Stream
+} from "effect"
+import { randomUUID } from "node:crypto"
+import type * as B from "../../Backend.js"
+import { Backend, emptyStats } from "../../Backend.js"
+import { BackendError } from "../../Errors.js"
+import { migrations, migrationsTable } from "./migrations.js"
+
+/**
+ * Periodic deletion of finished tasks, run in the layer's scope: every `every` (default one
+ * minute, first run at layer start), tasks that finished more than `finishedOlderThan` ago are
+ * purged in batches.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RetentionOptions {
+  readonly finishedOlderThan: Duration.DurationInput
+  readonly every?: Duration.DurationInput | undefined
+}
+
+/**
+ * Options of a backend on an existing `PgClient` ({@link layerClient}, {@link make}).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ClientOptions {
+  /** The PostgreSQL schema holding the store (created if missing). Lower-case identifier; default `sitq`. */
+  readonly schema?: string | undefined
+  /** Periodic purge of finished tasks. */
+  readonly retention?: RetentionOptions | undefined
+  /** How often the `LISTEN` connection is checked (a ping through itself); default 2 seconds. */
+  readonly listenerCheckInterval?: Duration.DurationInput | undefined
+  /** How many rows one purge statement deletes; default 1000. */
+  readonly purgeBatchSize?: number | undefined
+}
+
+/**
+ * Options of a backend that opens its own connection pool ({@link layer}).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options extends ClientOptions {
+  /** `postgres://user:password@host:port/database`; a `Redacted` keeps it out of logs. */
+  readonly url: string | Redacted.Redacted<string>
+  /** How long opening the first connection may take before the layer fails; default 5 seconds. */
+  readonly connectTimeout?: Duration.DurationInput | undefined
+  /** Pool size; default 10. */
+  readonly maxConnections?: number | undefined
+  /** `application_name` of the connections (visible in `pg_stat_activity`); default `sitq`. */
+  readonly applicationName?: string | undefined
+}
+
+// ---------------------------------------------------------------------------------------------
+// errors
+
+const field = (u: unknown, key: string): unknown =>
+  typeof u === "object" && u !== null && key in u ? (u as Record<string, unknown>)[key] : undefined
+
+const connectionCodes = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOTFOUND",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "EAI_AGAIN",
+  "57P01",
+  "57P02",
+  "57P03",
+  "3D000",
+  "28000",
+  "28P01",
+  "53300"
+])
+
+const describe = (error: unknown): string => {
+  const inner = field(error, "cause")
+  const innerMessage = field(inner, "message")
+  const message = field(error, "message")
+  if (typeof innerMessage === "string" && innerMessage.length > 0) return innerMessage
+  if (typeof message === "string" && message.length > 0) return message
+  return String(error)
+}
+
+const classify = (error: unknown): "Connect" | "Query" | "Closed" => {
+  const inner = field(error, "cause")
+  const code = field(inner, "code")
+  if (typeof code === "string" && (connectionCodes.has(code) || code.startsWith("08"))) return "Connect"
+  const text = describe(error)
+  if (text.includes("after calling end on the pool") || text.includes("Client was closed")) return "Closed"
+  if (
+    text.includes("Connection terminated") || text.includes("timeout") || text.includes("timed out") ||
+    text.includes("not queryable") || text.includes("Failed to acquire connection")
+  ) return "Connect"
+  return "Query"
+}
+
+const toBackendError = (operation: string) => (error: SqlError): BackendError =>
+  new BackendError({
+    reason: classify(error),
+    message: `postgres ${operation}: ${describe(error)}`,
+    cause: error
+  })
+
+// ---------------------------------------------------------------------------------------------
+// rows
+
+interface TaskRow {
+  readonly id: string
+  readonly seq: unknown
+  readonly queue: string
+  readonly name: string
+  readonly payload: Uint8Array
+  readonly priority: number
+  readonly status: B.TaskStatus
+  readonly run_at: unknown
+  readonly attempts: number
+  readonly lease_owner: string | null
+  readonly lease_until: unknown
+  readonly enqueued_at: unknown
+  readonly started_at: unknown
+  readonly finished_at: unknown
+  readonly result: Uint8Array | null
+  readonly error_tag: string | null
+  readonly error_message: string | null
+  readonly error_data: Uint8Array | null
+  readonly traceback: string | null
+  readonly key: string | null
+}
+
+const columnNames = [
+  "id",
+  "seq",
+  "queue",
+  "name",
+  "payload",
+  "priority",
+  "status",
+  "run_at",
+  "attempts",
+  "lease_owner",
+  "lease_until",
+  "enqueued_at",
+  "started_at",
+  "finished_at",
+  "result",
+  "error_tag",
+  "error_message",
+  "error_data",
+  "traceback",
+  "key"
+]
+const columns = (prefix: string): string => columnNames.map((c) => `${prefix}${c}`).join(", ")
+
+/** int8 comes back as a string from `pg` (or a number/bigint with custom parsers). */
+const num = (u: unknown): number => (typeof u === "number" ? u : Number(u))
+const numOrNull = (u: unknown): number | null => (u === null || u === undefined ? null : num(u))
+
+const toRecord = (row: TaskRow): B.TaskRecord => ({
+  id: row.id,
+  queue: row.queue,
+  name: row.name,
+  payload: row.payload,
+  priority: num(row.priority),
+  status: row.status,
+  runAt: num(row.run_at),
+  attempts: num(row.attempts),
+  leaseOwner: row.lease_owner,
+  leaseUntil: numOrNull(row.lease_until),
+  enqueuedAt: num(row.enqueued_at),
+  startedAt: numOrNull(row.started_at),
+  finishedAt: numOrNull(row.finished_at),
+  result: row.result,
+  error: row.error_tag === null ? null : {
+    tag: row.error_tag,
+    message: row.error_message ?? "",
+    data: row.error_data
+  },
+  traceback: row.traceback,
+  key: row.key
+})
+
+/** Times are whole milliseconds in the table; a fractional time is rounded up (never due early). */
+const millis = (n: number): number => Math.ceil(n)
+
+// ---------------------------------------------------------------------------------------------
+// statements
+
+const schemaPattern = /^[a-z_][a-z0-9_]{0,62}$/
+
+const statements = (schema: string) => {
+  const T = `"${schema}".tasks`
+  const live = `('pending', 'in_progress')`
+  const finished = `('success', 'failed', 'cancelled')`
+  const claimFor = (queuePredicate: string) => `
+    WITH p AS (
+      SELECT id, priority, run_at, seq FROM ${T}
+      WHERE status = 'pending' AND ${queuePredicate} AND run_at <= $2
+      ORDER BY priority DESC, run_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED
+    ), l AS (
+      SELECT id, priority, run_at, seq FROM ${T}
+      WHERE status = 'in_progress' AND ${queuePredicate} AND lease_until <= $2
+      ORDER BY priority DESC, run_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED
+    ), c AS (
+      SELECT id FROM (SELECT * FROM p UNION ALL SELECT * FROM l) x
+      ORDER BY priority DESC, run_at, seq LIMIT $3
+    )
+    UPDATE ${T} t SET status = 'in_progress', attempts = t.attempts + 1, lease_owner = $4,
+      lease_until = $5, started_at = $2
+    FROM c WHERE t.id = c.id
+    RETURNING ${columns("t.")}`
+  const keepOnRelease = (column: string) =>
+    `${column} = CASE i.kind WHEN 'S' THEN NULL WHEN 'L' THEN t.${column} ELSE i.${column} END`
+  return {
+    T,
+    enqueue: `
+      WITH input AS (
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::int4[], $6::int8[], $7::text[])
+          WITH ORDINALITY AS i(id, queue, name, payload, priority, run_at, key, ord)
+      ), ins AS (
+        INSERT INTO ${T} (id, queue, name, payload, priority, status, run_at, attempts, enqueued_at, key)
+        SELECT id, queue, name, payload, priority, 'pending', run_at, 0, $8::int8, key FROM input ORDER BY ord
+        ON CONFLICT (key) WHERE key IS NOT NULL AND status IN ${live} DO NOTHING
+        RETURNING id, queue
+      ), notified AS (
+        SELECT count(pg_notify($9, 'R|' || $10 || '|' || q.queue)) AS n FROM (SELECT DISTINCT queue FROM ins) q
+      )
+      SELECT i.ord::int4 AS ord, ins.id AS inserted_id, e.id AS existing_id, (SELECT n FROM notified) AS n
+      FROM input i
+      LEFT JOIN ins ON ins.id = i.id
+      LEFT JOIN ${T} e ON ins.id IS NULL AND i.key IS NOT NULL AND e.key = i.key AND e.status IN ${live}
+      ORDER BY i.ord`,
+    liveKeys: `SELECT id, key FROM ${T} WHERE key = ANY($1::text[]) AND status IN ${live}`,
+    claimOne: claimFor("queue = $1"),
+    claimMany: claimFor("queue = ANY($1::text[])"),
+    heartbeat: `
+      UPDATE ${T} t SET lease_until = $4
+      FROM unnest($1::text[], $2::text[], $3::int4[]) AS l(id, owner, attempt)
+      WHERE t.id = l.id AND t.status = 'in_progress' AND t.lease_owner = l.owner AND t.attempts = l.attempt
+      RETURNING t.id`,
+    settle: `
+      WITH input AS (
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[], $5::bytea[], $6::text[], $7::text[],
+          $8::bytea[], $9::text[], $10::int8[])
+          WITH ORDINALITY AS i(kind, id, owner, attempt, result, error_tag, error_message, error_data, traceback,
+            run_at, ord)
+      ), u AS (
+        UPDATE ${T} t SET
+          status = CASE i.kind WHEN 'S' THEN 'success' WHEN 'F' THEN 'failed' ELSE 'pending' END,
+          result = CASE WHEN i.kind = 'S' THEN i.result ELSE t.result END,
+          ${keepOnRelease("error_tag")},
+          ${keepOnRelease("error_message")},
+          ${keepOnRelease("error_data")},
+          ${keepOnRelease("traceback")},
+          run_at = CASE WHEN i.kind = 'R' THEN i.run_at ELSE t.run_at END,
+          attempts = CASE WHEN i.kind = 'L' THEN t.attempts - 1 ELSE t.attempts END,
+          finished_at = CASE WHEN i.kind IN ('S', 'F') THEN $11::int8 ELSE t.finished_at END,
+          lease_owner = NULL,
+          lease_until = NULL
+        FROM input i
+        WHERE t.id = i.id AND t.status = 'in_progress' AND t.lease_owner = i.owner AND t.attempts = i.attempt
+        RETURNING i.ord, i.kind, t.id, t.queue
+      ), nf AS (
+        SELECT count(pg_notify($12, 'F|' || $13 || '|' || g.ids)) AS n FROM (
+          SELECT string_agg(x.id, ',') AS ids
+          FROM (SELECT id, row_number() OVER () AS rn FROM u WHERE kind IN ('S', 'F')) x
+          GROUP BY (x.rn - 1) / 150
+        ) g
+      ), nr AS (
+        SELECT count(pg_notify($12, 'R|' || $13 || '|' || q.queue)) AS n
+        FROM (SELECT DISTINCT queue FROM u WHERE kind IN ('R', 'L')) q
+      )
+      SELECT u.ord::int4 AS ord, u.kind, u.id, u.queue, (SELECT n FROM nf) AS nf, (SELECT n FROM nr) AS nr FROM u`,
+    cancel: `
+      WITH u AS (
+        UPDATE ${T} SET status = 'cancelled', finished_at = $2, lease_owner = NULL, lease_until = NULL
+        WHERE id = $1 AND status IN ${live}
+        RETURNING id
+      ), n AS (SELECT count(pg_notify($3, 'C|' || $4 || '|' || u.id)) AS n FROM u)
+      SELECT (SELECT count(*) FROM u)::int4 AS updated, (SELECT n FROM n) AS n,
+        (SELECT status FROM ${T} WHERE id = $1) AS status`,
+    retry: `
+      WITH u AS (
+        UPDATE ${T} t SET status = 'pending', run_at = $2, attempts = 0, started_at = NULL, finished_at = NULL,
+          result = NULL, error_tag = NULL, error_message = NULL, error_data = NULL, traceback = NULL,
+          lease_owner = NULL, lease_until = NULL,
+          key = CASE WHEN t.key IS NOT NULL AND EXISTS (
+            SELECT 1 FROM ${T} o WHERE o.key = t.key AND o.status IN ${live}
+          ) THEN NULL ELSE t.key END
+        WHERE t.id = $1 AND t.status IN ('failed', 'cancelled')
+        RETURNING t.queue
+      ), n AS (SELECT count(pg_notify($3, 'R|' || $4 || '|' || u.queue)) AS n FROM u)
+      SELECT (SELECT queue FROM u) AS queue, (SELECT n FROM n) AS n,
+        (SELECT status FROM ${T} WHERE id = $1) AS status`,
+    get: `SELECT ${columns("")} FROM ${T} WHERE id = $1`,
+    stats: `SELECT status, count(*)::int8 AS n FROM ${T} GROUP BY status`,
+    statsQueue: `SELECT status, count(*)::int8 AS n FROM ${T} WHERE queue = $1 GROUP BY status`,
+    nextWakeAt: `
+      SELECT LEAST(
+        (SELECT min(run_at) FROM ${T} WHERE status = 'pending' AND queue = ANY($1::text[])),
+        (SELECT min(lease_until) FROM ${T} WHERE status = 'in_progress' AND queue = ANY($1::text[]))
+      ) AS at`,
+    purge: (byTime: boolean, byQueue: boolean) => `
+      WITH d AS (
+        DELETE FROM ${T} WHERE id IN (
+          SELECT id FROM ${T}
+          WHERE status IN ${finished} AND status = ANY($1::text[])
+            ${byTime ? "AND finished_at < $3" : ""} ${byQueue ? `AND queue = $${byTime ? 4 : 3}` : ""}
+          LIMIT $2 FOR UPDATE SKIP LOCKED
+        )
+        RETURNING 1
+      )
+      SELECT count(*)::int4 AS n FROM d`
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// notifications
+
+/** A channel name per schema (identifiers are at most 63 bytes). */
+const channelFor = (schema: string): string => `sitq_${schema}`.slice(0, 63)
+
+const parseNotification = (payload: string) => {
+  const a = payload.indexOf("|")
+  const b = a < 0 ? -1 : payload.indexOf("|", a + 1)
+  if (a < 0 || b < 0) return undefined
+  return { kind: payload.slice(0, a), origin: payload.slice(a + 1, b), body: payload.slice(b + 1) }
+}
+
+const liveClock = Clock.make()
+
+// ---------------------------------------------------------------------------------------------
+// make
+
+/**
+ * Builds the backend on the `PgClient` in context: migrates the schema (under an advisory lock),
+ * starts the `LISTEN` connection that brings other processes' events, and, if asked, the
+ * retention loop. Everything stops with the scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: ClientOptions = {}
+): Effect.Effect<B.Backend, BackendError, PgClient.PgClient | Scope.Scope> =>
+  Effect.gen(function*() {
+    const pg = yield* PgClient.PgClient
+    const schema = options.schema ?? "sitq"
+    if (!schemaPattern.test(schema)) {
+      return yield* new BackendError({
+        reason: "Schema",
+        message: `postgres: schema name ${JSON.stringify(schema)} must match ${schemaPattern.source}`
+      })
+    }
+    yield* migrate(pg, schema)
+
+    const q = statements(schema)
+    const channel = channelFor(schema)
+    const origin = randomUUID()
+    const events = yield* Effect.acquireRelease(PubSub.unbounded<B.BackendEvent>(), PubSub.shutdown)
+    const knownQueues = new Set<string>()
+
+    const run = <A extends object>(operation: string, text: string, params: ReadonlyArray<unknown>) =>
+      Effect.mapError(pg.unsafe<A>(text, params).withoutTransform, toBackendError(operation))
+
+    /**
+     * Inside the caller's transaction the change (and its NOTIFY) may still roll back, so nothing
+     * is published locally: the listener publishes the notification when it arrives after commit.
+     * Otherwise events are published at once and the listener skips our own notifications.
+     */
+    const localOrigin = Effect.map(
+      Effect.serviceOption(SqlClient.TransactionConnection),
+      (tx) => (Option.isSome(tx) ? "" : origin)
+    )
+    const publish = (list: ReadonlyArray<B.BackendEvent>, from: string) =>
+      from === "" || list.length === 0 ? Effect.void : PubSub.publishAll(events, list)
+    const readyEvents = (queues: Iterable<string>): Array<B.BackendEvent> =>
+      Array.from(new Set(queues), (queue) => ({ _tag: "Ready" as const, queue }))
+
+    const enqueue: B.Backend["enqueue"] = (tasks) =>
+      tasks.length === 0 ? Effect.succeed([]) : Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const from = yield* localOrigin
+        const rows = yield* run<{ ord: number; inserted_id: string | null; existing_id: string | null }>(
+          "enqueue",
+          q.enqueue,
+          [
+            tasks.map((t) => t.id),
+            tasks.map((t) => t.queue),
+            tasks.map((t) => t.name),
+            tasks.map((t) => t.payload),
+            tasks.map((t) => t.priority),
+            tasks.map((t) => millis(t.runAt)),
+            tasks.map((t) => t.key),
+            now,
+            channel,
+            from
+          ]
+        )
+        const out: Array<B.Enqueued> = new Array(tasks.length)
+        const firstByKey = new Map<string, string>()
+        const unresolved: Array<number> = []
+        for (const row of rows) {
+          const i = row.ord - 1
+          const key = tasks[i].key
+          if (row.inserted_id !== null) {
+            out[i] = { id: row.inserted_id, inserted: true }
+            if (key !== null && !firstByKey.has(key)) firstByKey.set(key, row.inserted_id)
+          } else if (row.existing_id !== null) {
+            out[i] = { id: row.existing_id, inserted: false }
+          } else {
+            unresolved.push(i)
+          }
+        }
+        // A later duplicate of a key inserted by this same batch, or a key inserted concurrently
+        // by a transaction that committed after this statement's snapshot.
+        const missing: Array<string> = []
+        for (const i of unresolved) {
+          const key = tasks[i].key
+          const earlier = key === null ? undefined : firstByKey.get(key)
+          if (earlier !== undefined) out[i] = { id: earlier, inserted: false }
+          else if (key !== null) missing.push(key)
+        }
+        if (missing.length > 0) {
+          const found = yield* run<{ id: string; key: string }>("enqueue", q.liveKeys, [missing])
+          const byKey = new Map(found.map((r) => [r.key, r.id]))
+          for (const i of unresolved) {
+            if (out[i] !== undefined) continue
+            const id = byKey.get(tasks[i].key ?? "")
+            if (id === undefined) {
+              return yield* new BackendError({
+                reason: "Query",
+                message: `postgres enqueue: dedup key ${JSON.stringify(tasks[i].key)} conflicted but no live task holds it`
+              })
+            }
+            out[i] = { id, inserted: false }
+          }
+        }
+        yield* publish(readyEvents(tasks.filter((_, i) => out[i].inserted).map((t) => t.queue)), from)
+        return out
+      })
+
+    const claimOrder = (a: TaskRow, b: TaskRow): number =>
+      b.priority - a.priority || num(a.run_at) - num(b.run_at) || num(a.seq) - num(b.seq)
+
+    const claim: B.Backend["claim"] = (request) =>
+      request.queues.length === 0 || request.limit <= 0 ? Effect.succeed([]) : Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        for (const queue of request.queues) knownQueues.add(queue)
+        const one = request.queues.length === 1
+        const rows = yield* run<TaskRow>("claim", one ? q.claimOne : q.claimMany, [
+          one ? request.queues[0] : request.queues,
+          now,
+          Math.floor(request.limit),
+          request.owner,
+          millis(now + request.leaseMillis)
+        ])
+        return rows.slice().sort(claimOrder).map(toRecord)
+      })
+
+    const heartbeat: B.Backend["heartbeat"] = (leases, leaseMillis) =>
+      leases.length === 0 ? Effect.succeed([]) : Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        // Rows are locked in id order by every multi-row update, so concurrent batches cannot deadlock.
+        const sorted = leases.slice().sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+        const rows = yield* run<{ id: string }>("heartbeat", q.heartbeat, [
+          sorted.map((l) => l.id),
+          sorted.map((l) => l.owner),
+          sorted.map((l) => l.attempt),
+          millis(now + leaseMillis)
+        ])
+        const kept = new Set(rows.map((r) => r.id))
+        return leases.filter((l) => !kept.has(l.id)).map((l) => l.id)
+      })
+
+    const kindOf = { Succeeded: "S", Failed: "F", Retrying: "R", Released: "L" } as const
+
+    const settle: B.Backend["settle"] = (outcomes) =>
+      outcomes.length === 0 ? Effect.succeed([]) : Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const from = yield* localOrigin
+        const order = outcomes.map((_, i) => i).sort((a, b) => {
+          const x = outcomes[a].lease.id
+          const y = outcomes[b].lease.id
+          return x < y ? -1 : x > y ? 1 : a - b
+        })
+        const sorted = order.map((i) => outcomes[i])
+        const errorOf = (o: B.Outcome) => (o._tag === "Failed" || o._tag === "Retrying" ? o.error : null)
+        const rows = yield* run<{ ord: number; kind: string; id: string; queue: string }>("settle", q.settle, [
+          sorted.map((o) => kindOf[o._tag]),
+          sorted.map((o) => o.lease.id),
+          sorted.map((o) => o.lease.owner),
+          sorted.map((o) => o.lease.attempt),
+          sorted.map((o) => (o._tag === "Succeeded" ? o.result : null)),
+          sorted.map((o) => errorOf(o)?.tag ?? null),
+          sorted.map((o) => errorOf(o)?.message ?? null),
+          sorted.map((o) => errorOf(o)?.data ?? null),
+          sorted.map((o) => (o._tag === "Failed" || o._tag === "Retrying" ? o.traceback : null)),
+          sorted.map((o) => (o._tag === "Retrying" ? millis(o.runAt) : null)),
+          now,
+          channel,
+          from
+        ])
+        const accepted: Array<boolean> = outcomes.map(() => false)
+        const finished: Array<string> = []
+        const requeued: Array<string> = []
+        for (const row of rows) {
+          accepted[order[row.ord - 1]] = true
+          if (row.kind === "S" || row.kind === "F") finished.push(row.id)
+          else requeued.push(row.queue)
+        }
+        const list = readyEvents(requeued)
+        if (finished.length > 0) list.push({ _tag: "Finished", ids: finished })
+        yield* publish(list, from)
+        return accepted
+      })
+
+    const cancel: B.Backend["cancel"] = (id) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const from = yield* localOrigin
+        const rows = yield* run<{ updated: number; status: string | null }>("cancel", q.cancel, [
+          id,
+          now,
+          channel,
+          from
+        ])
+        const row = rows[0]
+        if (row !== undefined && row.updated > 0) {
+          yield* publish([{ _tag: "Cancelled", ids: [id] }, { _tag: "Finished", ids: [id] }], from)
+          return "cancelled" as const
+        }
+        return row === undefined || row.status === null ? "not_found" as const : "finished" as const
+      })
+
+    const retry: B.Backend["retry"] = (id) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const from = yield* localOrigin
+        const rows = yield* run<{ queue: string | null; status: string | null }>("retry", q.retry, [
+          id,
+          now,
+          channel,
+          from
+        ])
+        const row = rows[0]
+        if (row !== undefined && row.queue !== null) {
+          yield* publish(readyEvents([row.queue]), from)
+          return "requeued" as const
+        }
+        return row === undefined || row.status === null ? "not_found" as const : "not_finished" as const
+      })
+
+    const get: B.Backend["get"] = (id) =>
+      Effect.map(run<TaskRow>("get", q.get, [id]), (rows) => Option.map(Option.fromNullable(rows[0]), toRecord))
+
+    const list: B.Backend["list"] = (filter) => {
+      const where: Array<string> = []
+      const params: Array<unknown> = []
+      if (filter.status !== undefined) {
+        params.push(filter.status)
+        where.push(`status = $${params.length}`)
+      }
+      if (filter.name !== undefined) {
+        params.push(filter.name)
+        where.push(`name = $${params.length}`)
+      }
+      if (filter.queue !== undefined) {
+        params.push(filter.queue)
+        where.push(`queue = $${params.length}`)
+      }
+      let text = `SELECT ${columns("")} FROM ${q.T}`
+      if (where.length > 0) text += ` WHERE ${where.join(" AND ")}`
+      text += ` ORDER BY seq ${filter.newestFirst === true ? "DESC" : "ASC"}`
+      if (filter.limit !== undefined) {
+        params.push(Math.max(0, Math.floor(filter.limit)))
+        text += ` LIMIT $${params.length}`
+      }
+      return Effect.map(run<TaskRow>("list", text, params), (rows) => rows.map(toRecord))
+    }
+
+    const stats: B.Backend["stats"] = (queue) =>
+      Effect.map(
+        queue === undefined
+          ? run<{ status: B.TaskStatus; n: unknown }>("stats", q.stats, [])
+          : run<{ status: B.TaskStatus; n: unknown }>("stats", q.statsQueue, [queue]),
+        (rows) => {
+          const counts = emptyStats()
+          for (const row of rows) counts[row.status] = num(row.n)
+          return counts
+        }
+      )
+
+    const purgeBatch = Math.max(1, Math.floor(options.purgeBatchSize ?? 1000))
+    const purge: B.Backend["purge"] = (filter) => {
+      const wanted = filter.statuses ?? ["success", "failed", "cancelled"]
+      if (wanted.length === 0) return Effect.succeed(0)
+      const byTime = filter.finishedBefore !== undefined
+      const byQueue = filter.queue !== undefined
+      const text = q.purge(byTime, byQueue)
+      const params: Array<unknown> = [wanted, purgeBatch]
+      if (filter.finishedBefore !== undefined) params.push(millis(filter.finishedBefore))
+      if (filter.queue !== undefined) params.push(filter.queue)
+      const loop = (total: number): Effect.Effect<number, BackendError> =>
+        Effect.flatMap(run<{ n: number }>("purge", text, params), (rows) => {
+          const n = rows[0]?.n ?? 0
+          return n < purgeBatch ? Effect.succeed(total + n) : loop(total + n)
+        })
+      return loop(0)
+    }
+
+    const nextWakeAt: B.Backend["nextWakeAt"] = (queues) =>
+      queues.length === 0 ? Effect.succeed(Option.none()) : Effect.map(
+        run<{ at: unknown }>("nextWakeAt", q.nextWakeAt, [queues]),
+        (rows) => Option.map(Option.fromNullable(rows[0]?.at), num)
+      )
+
+    // -- the listener: one LISTEN connection feeding the local PubSub, checked by pinging itself
+    const onNotification = (pongs: Map<string, Deferred.Deferred<void>>) => (payload: string) => {
+      const n = parseNotification(payload)
+      if (n === undefined) return Effect.void
+      if (n.kind === "P") {
+        const pong = n.origin === origin ? pongs.get(n.body) : undefined
+        return pong === undefined ? Effect.void : Deferred.succeed(pong, undefined)
+      }
+      if (n.origin === origin) return Effect.void
+      switch (n.kind) {
+        case "R":
+          return PubSub.publish(events, { _tag: "Ready", queue: n.body })
+        case "F":
+          return PubSub.publish(events, { _tag: "Finished", ids: n.body.split(",") })
+        case "C": {
+          const ids = n.body.split(",")
+          return PubSub.publishAll(events, [{ _tag: "Cancelled", ids }, { _tag: "Finished", ids }])
+        }
+        default:
+          return Effect.void
+      }
+    }
+
+    const checkEvery = Duration.decode(options.listenerCheckInterval ?? "2 seconds")
+    const listening = yield* Deferred.make<void>()
+    const listener = Effect.gen(function*() {
+      const pongs = new Map<string, Deferred.Deferred<void>>()
+      let nonce = 0
+      const ping = (timeout: Duration.DurationInput) =>
+        Effect.gen(function*() {
+          const key = String(nonce++)
+          const pong = yield* Deferred.make<void>()
+          pongs.set(key, pong)
+          yield* run("listen", "SELECT pg_notify($1, $2)", [channel, `P|${origin}|${key}`]).pipe(
+            Effect.zipRight(
+              Effect.timeoutFail(Deferred.await(pong), {
+                duration: timeout,
+                onTimeout: () =>
+                  new BackendError({ reason: "Connect", message: "postgres listen: no answer to a ping" })
+              })
+            ),
+            Effect.ensuring(Effect.sync(() => pongs.delete(key)))
+          )
+        })
+      let sessions = 0
+      const session = Effect.scoped(Effect.gen(function*() {
+        const stream = yield* pg.listen(channel).pipe(
+          Stream.runForEach(onNotification(pongs)),
+          Effect.mapError(toBackendError("listen")),
+          Effect.forkScoped
+        )
+        // The LISTEN is issued by the stream's fiber: ping until our own notification comes back.
+        yield* ping("100 millis").pipe(Effect.retry(Schedule.recurs(49)))
+        yield* Deferred.succeed(listening, undefined)
+        if (sessions++ > 0) {
+          yield* Effect.logInfo("sitq postgres: listener reconnected")
+          // Notifications sent while it was down are lost: wake the local workers once.
+          yield* PubSub.publishAll(events, readyEvents(knownQueues))
+        }
+        const healthy = Effect.sleep(checkEvery).pipe(Effect.zipRight(ping(checkEvery)), Effect.forever)
+        return yield* Effect.raceFirst(healthy, Fiber.join(stream))
+      }))
+      return yield* session.pipe(
+        Effect.catchAllCause((cause) =>
+          Cause.isInterruptedOnly(cause)
+            ? Effect.failCause(cause)
+            : Effect.logWarning("sitq postgres: listener lost, reconnecting", Cause.pretty(cause)).pipe(
+              Effect.zipRight(Effect.sleep("200 millis"))
+            )
+        ),
+        Effect.forever
+      )
+    })
+    yield* listener.pipe(Effect.withClock(liveClock), Effect.interruptible, Effect.forkScoped)
+    yield* Deferred.await(listening).pipe(
+      Effect.timeout("5 seconds"),
+      Effect.catchAll(() =>
+        Effect.logWarning("sitq postgres: LISTEN not confirmed yet; wake-ups from other processes may lag")
+      ),
+      Effect.withClock(liveClock)
+    )
+
+    const backend: B.Backend = {
+      name: "postgres",
+      enqueue,
+      claim,
+      heartbeat,
+      settle,
+      cancel,
+      retry,
+      get,
+      list,
+      stats,
+      purge,
+      nextWakeAt,
+      subscribe: PubSub.subscribe(events)
+    }
+
+    if (options.retention !== undefined) {
+      const olderThan = Duration.toMillis(Duration.decode(options.retention.finishedOlderThan))
+      const every = options.retention.every ?? "1 minute"
+      yield* Clock.currentTimeMillis.pipe(
+        Effect.flatMap((now) => purge({ finishedBefore: now - olderThan })),
+        Effect.tap((n) => (n > 0 ? Effect.logDebug(`sitq postgres retention: purged ${n} finished tasks`) : Effect.void)),
+        Effect.catchAll((error) => Effect.logWarning("sitq postgres retention: purge failed", error)),
+        Effect.repeat(Schedule.spaced(every)),
+        Effect.interruptible,
+        Effect.forkScoped
+      )
+    }
+
+    return backend
+  })
+
+/**
+ * Creates the schema and runs the embedded migrations, holding a transaction-scoped advisory
+ * lock so that concurrent starts run them once.
+ */
+const migrate = (pg: PgClient.PgClient, schema: string): Effect.Effect<void, BackendError> =>
+  pg.withTransaction(Effect.gen(function*() {
+    yield* pg.unsafe("SELECT pg_advisory_xact_lock(hashtext($1))", [`sitq:${schema}`]).raw
+    yield* pg.unsafe(`CREATE SCHEMA IF NOT EXISTS "${schema}"`).raw
+    yield* pg.unsafe(`CREATE TABLE IF NOT EXISTS "${schema}".${migrationsTable} (
+      migration_id integer primary key,
+      created_at timestamp with time zone not null default now(),
+      name text not null
+    )`).raw
+    yield* Migrator.make({})({
+      loader: Migrator.fromRecord(migrations(schema)),
+      table: `${schema}.${migrationsTable}`
+    })
+  })).pipe(
+    Effect.provideService(SqlClient.SqlClient, pg),
+    Effect.catchAllDefect((defect) => Effect.fail(defect)),
+    Effect.mapError((error) => {
+      const reason = classify(error)
+      return new BackendError({
+        reason: reason === "Query" ? "Schema" : reason,
+        message: `postgres: cannot create or migrate schema "${schema}": ${describe(error)}`,
+        cause: error
+      })
+    })
+  )
+
+/**
+ * The backend on the application's own `PgClient` (which is also its `SqlClient`). An enqueue run
+ * inside the application's `sql.withTransaction` is part of that transaction: it commits or rolls
+ * back with it, and its wake-up is delivered only on commit.
+ *
+ * @example
+ * ```ts
+ * import { PgClient } from "@effect/sql-pg"
+ * import { PostgresBackend } from "sitq/postgres"
+ *
+ * const BackendLive = PostgresBackend.layerClient({ schema: "jobs" }).pipe(
+ *   Layer.provideMerge(PgClient.layer({ url: Redacted.make(process.env.DATABASE_URL!) }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerClient = (options: ClientOptions = {}): Layer.Layer<Backend, BackendError, PgClient.PgClient> =>
+  Layer.scoped(Backend, make(options))
+
+/**
+ * The backend on a connection pool of its own, opened from `url`. A server that cannot be reached,
+ * a role or database that does not exist, fail the layer with `BackendError` (reason `Connect`)
+ * within `connectTimeout`.
+ *
+ * @example
+ * ```ts
+ * import { PostgresBackend } from "sitq/postgres"
+ *
+ * const BackendLive = PostgresBackend.layer({ url: "postgres://postgres@127.0.0.1:5432/app" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<Backend, BackendError> =>
+  Layer.scoped(
+    Backend,
+    Effect.gen(function*() {
+      const connectTimeout = options.connectTimeout ?? "5 seconds"
+      const client = yield* PgClient.make({
+        url: typeof options.url === "string" ? Redacted.make(options.url) : options.url,
+        connectTimeout,
+        maxConnections: options.maxConnections ?? 10,
+        applicationName: options.applicationName ?? "sitq"
+      }).pipe(
+        Effect.provideServiceEffect(Reactivity.Reactivity, Reactivity.make),
+        Effect.withClock(liveClock),
+        Effect.mapError((error) =>
+          new BackendError({
+            reason: "Connect",
+            message: `postgres: cannot connect: ${describe(error)}`,
+            cause: error
+          })
+        )
+      )
+      return yield* make(options).pipe(Effect.provideService(PgClient.PgClient, client))
+    })
+  )
