@@ -1,0 +1,478 @@
+/**
+ * `RedisBackend`: the sitq storage port on Redis (or anything that speaks its protocol and runs
+ * Lua: Valkey, Redis Cluster), through `ioredis`. Every state change that must be atomic (enqueue
+ * of a batch with dedup keys, claim of a batch with lease recovery, settle of a batch, heartbeat,
+ * cancel, retry, purge) is one Lua script call, so a batch costs one round trip. Workers and result
+ * waiters are woken by pub/sub pushed from those scripts; finished tasks are kept for a retention
+ * period and then expired by Redis itself. All keys of one store share the hash tag `{prefix}`, so
+ * a store lives in one hash slot and works on Redis Cluster.
+ *
+ * ```ts
+ * import { RedisBackend } from "sitq/redis"
+ *
+ * const BackendLive = RedisBackend.layer({ url: "redis://127.0.0.1:6379" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Clock, Duration, Effect, Layer, Option, PubSub, Redacted } from "effect"
+import type { Scope } from "effect"
+import { Redis } from "ioredis"
+import type { RedisOptions } from "ioredis"
+import { randomUUID } from "node:crypto"
+import type * as Backend from "../Backend.js"
+import { Backend as BackendTag, statuses } from "../Backend.js"
+import { BackendError } from "../Errors.js"
+import { scripts } from "./redis/scripts.js"
+
+/**
+ * Where the Redis server is: a URL (`redis://user:pass@host:6379/0`, `rediss://` for TLS), or a
+ * full `ioredis` options object.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RedisConnection =
+  | { readonly url: string | Redacted.Redacted<string>; readonly options?: RedisOptions | undefined }
+  | { readonly options: RedisOptions }
+
+/**
+ * Options of {@link layer}.
+ *
+ * - `prefix`: the store's name; every key is `sitq:{prefix}:…` (default `"default"`). Two stores
+ *   with different prefixes on one server are independent.
+ * - `retention`: how long finished tasks (and their results) are kept before Redis deletes them
+ *   (default 24 hours; `Duration.infinity` keeps them until `purge`).
+ * - `connectTimeout`: how long the layer waits for the server at start before it fails with a
+ *   `BackendError` of reason `"Connect"` (default 5 seconds).
+ * - `connectionName`: the `CLIENT SETNAME` of the command connection (the subscriber connection
+ *   gets `<name>:sub`); default `sitq:<pid>:<random>`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RedisBackendOptions = RedisConnection & {
+  readonly prefix?: string | undefined
+  readonly retention?: Duration.DurationInput | undefined
+  readonly connectTimeout?: Duration.DurationInput | undefined
+  readonly connectionName?: string | undefined
+}
+
+type Arg = string | Buffer | number
+type ScriptCall = (...args: Array<Arg>) => Promise<unknown>
+
+const liveClock = Clock.make()
+
+const toBuffer = (bytes: Uint8Array): Buffer =>
+  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+
+const messageOf = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
+
+const queryError = (what: string) => (cause: unknown): BackendError =>
+  new BackendError({
+    reason: /Connection is closed|connection is closed|Stream isn't writeable/.test(messageOf(cause))
+      ? "Closed"
+      : "Query",
+    message: `redis ${what}: ${messageOf(cause)}`,
+    cause
+  })
+
+const str = (value: unknown): string =>
+  Buffer.isBuffer(value) ? value.toString("utf8") : typeof value === "string" ? value : String(value)
+
+const bytes = (value: unknown): Uint8Array =>
+  Buffer.isBuffer(value) ? value : Buffer.from(typeof value === "string" ? value : "", "utf8")
+
+const isStatus = (s: string): s is Backend.TaskStatus => (statuses as ReadonlyArray<string>).includes(s)
+
+/** Decodes an HGETALL reply (a flat field/value array) into a record. */
+const toRecord = (flat: unknown): Option.Option<Backend.TaskRecord> => {
+  if (!Array.isArray(flat) || flat.length === 0) return Option.none()
+  const f = new Map<string, unknown>()
+  for (let i = 0; i + 1 < flat.length; i += 2) f.set(str(flat[i]), flat[i + 1])
+  const text = (k: string): string | null => f.has(k) ? str(f.get(k)) : null
+  const num = (k: string): number | null => f.has(k) ? Number(str(f.get(k))) : null
+  const blob = (k: string): Uint8Array | null => f.has(k) ? bytes(f.get(k)) : null
+  const status = text("status") ?? ""
+  const errTag = text("errTag")
+  return Option.some({
+    id: text("id") ?? "",
+    queue: text("queue") ?? "",
+    name: text("name") ?? "",
+    payload: blob("payload") ?? new Uint8Array(0),
+    priority: num("priority") ?? 0,
+    status: isStatus(status) ? status : "pending",
+    runAt: num("runAt") ?? 0,
+    attempts: num("attempts") ?? 0,
+    leaseOwner: text("leaseOwner"),
+    leaseUntil: num("leaseUntil"),
+    enqueuedAt: num("enqueuedAt") ?? 0,
+    startedAt: num("startedAt"),
+    finishedAt: num("finishedAt"),
+    result: blob("result"),
+    error: errTag === null ? null : { tag: errTag, message: text("errMsg") ?? "", data: blob("errData") },
+    traceback: text("traceback"),
+    key: text("key")
+  })
+}
+
+const toRecords = (reply: unknown): Array<Backend.TaskRecord> => {
+  const out: Array<Backend.TaskRecord> = []
+  if (Array.isArray(reply)) {
+    for (const flat of reply) {
+      const rec = toRecord(flat)
+      if (Option.isSome(rec)) out.push(rec.value)
+    }
+  }
+  return out
+}
+
+const strings = (reply: unknown): Array<string> => Array.isArray(reply) ? reply.map(str) : []
+
+const decodeEvents = (message: string, self: string): ReadonlyArray<Backend.BackendEvent> => {
+  const a = message.indexOf("\n")
+  const b = message.indexOf("\n", a + 1)
+  if (a < 0 || b < 0 || message.slice(0, a) === self) return []
+  const body = message.slice(b + 1)
+  switch (message.slice(a + 1, b)) {
+    case "R":
+      return [{ _tag: "Ready", queue: body }]
+    case "F":
+      return [{ _tag: "Finished", ids: body.split("\n") }]
+    case "C":
+      return [{ _tag: "Cancelled", ids: [body] }, { _tag: "Finished", ids: [body] }]
+    default:
+      return []
+  }
+}
+
+/** Redis server errors that mean "this is not a sitq store" (a key of the wrong type). */
+const schemaOrQuery = (what: string) => (cause: unknown): BackendError =>
+  /WRONGTYPE/.test(messageOf(cause))
+    ? new BackendError({ reason: "Schema", message: `redis ${what}: not a sitq store: ${messageOf(cause)}`, cause })
+    : queryError(what)(cause)
+
+/**
+ * Opens one connection and checks it at once: a server that is not there fails with reason
+ * `"Connect"` within the connect timeout instead of retrying forever. Once connected, a lost
+ * connection is retried with backoff (commands wait in ioredis' offline queue meanwhile).
+ */
+const connection = (
+  options: RedisBackendOptions,
+  connectionName: string,
+  connectTimeout: Duration.Duration,
+  autoPipelining: boolean
+): Effect.Effect<Redis, BackendError, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.suspend(() => {
+      const state = { started: false, lastError: "" }
+      const base: RedisOptions = options.options ?? {}
+      const timeoutMs = Math.max(1, Math.round(Duration.toMillis(connectTimeout)))
+      const merged: RedisOptions = {
+        ...base,
+        lazyConnect: true,
+        connectionName,
+        connectTimeout: base.connectTimeout ?? timeoutMs,
+        enableAutoPipelining: base.enableAutoPipelining ?? autoPipelining,
+        retryStrategy: (times: number) =>
+          state.started ? (base.retryStrategy ? base.retryStrategy(times) : Math.min(times * 50, 1000)) : null
+      }
+      const client = "url" in options
+        ? new Redis(typeof options.url === "string" ? options.url : Redacted.value(options.url), merged)
+        : new Redis(merged)
+      client.on("error", (error: unknown) => {
+        state.lastError = messageOf(error)
+      })
+      const fail = (cause: unknown) =>
+        new BackendError({
+          reason: "Connect",
+          message: `redis: cannot connect (${connectionName}): ${state.lastError || messageOf(cause)}`,
+          cause
+        })
+      return Effect.tryPromise({ try: () => client.connect(), catch: fail }).pipe(
+        Effect.timeoutFail({
+          duration: connectTimeout,
+          onTimeout: () => fail(new Error(`no connection within ${Duration.format(connectTimeout)}`))
+        }),
+        Effect.withClock(liveClock),
+        Effect.tapError(() => Effect.sync(() => client.disconnect())),
+        Effect.map(() => {
+          state.started = true
+          return client
+        })
+      )
+    }),
+    (client) =>
+      Effect.promise(() => client.quit().catch(() => "OK")).pipe(
+        Effect.timeout("2 seconds"),
+        Effect.withClock(liveClock),
+        Effect.ignore,
+        Effect.ensuring(Effect.sync(() => client.disconnect()))
+      )
+  )
+
+/**
+ * Builds a Redis backend. The two connections (commands, and a subscriber for wake-ups) live as
+ * long as the scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: RedisBackendOptions): Effect.Effect<Backend.Backend, BackendError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const prefix = options.prefix ?? "default"
+    const base = `sitq:{${prefix}}:`
+    const routingKey = `${base}all`
+    const channel = `${base}events`
+    const instance = randomUUID()
+    const retention = Duration.decode(options.retention ?? "24 hours")
+    const retentionMs = Duration.isFinite(retention) ? String(Math.max(1, Math.round(Duration.toMillis(retention)))) : "-1"
+    const connectTimeout = Duration.decode(options.connectTimeout ?? "5 seconds")
+    const name = options.connectionName ?? `sitq:${process.pid}:${instance.slice(0, 8)}`
+
+    const events = yield* Effect.acquireRelease(PubSub.unbounded<Backend.BackendEvent>(), PubSub.shutdown)
+    const client = yield* connection(options, name, connectTimeout, true)
+    const subscriber = yield* connection(options, `${name}:sub`, connectTimeout, false)
+
+    for (const def of Object.values(scripts)) client.defineCommand(def.name, { numberOfKeys: 1, lua: def.lua })
+    const table = client as unknown as Record<string, ScriptCall>
+
+    const run = (what: keyof typeof scripts, binary: boolean, args: ReadonlyArray<Arg>) =>
+      Effect.tryPromise({
+        try: () => {
+          const method = scripts[what].name + (binary ? "Buffer" : "")
+          return table[method]!.call(client, routingKey, base, instance, ...args)
+        },
+        catch: schemaOrQuery(what)
+      })
+
+    const onMessage = (ch: string, message: string) => {
+      if (ch !== channel) return
+      for (const event of decodeEvents(message, instance)) events.unsafeOffer(event)
+    }
+    yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => subscriber.subscribe(channel),
+        catch: (cause) =>
+          new BackendError({ reason: "Connect", message: `redis: cannot subscribe: ${messageOf(cause)}`, cause })
+      }).pipe(Effect.zipRight(Effect.sync(() => subscriber.on("message", onMessage)))),
+      () => Effect.sync(() => subscriber.off("message", onMessage))
+    )
+
+    const publish = (list: ReadonlyArray<Backend.BackendEvent>) =>
+      list.length === 0 ? Effect.void : PubSub.publishAll(events, list)
+
+    const readyEvents = (queues: Iterable<string>): Array<Backend.BackendEvent> =>
+      Array.from(new Set(queues), (queue) => ({ _tag: "Ready", queue }))
+
+    const enqueue: Backend.Backend["enqueue"] = (tasks) =>
+      tasks.length === 0 ? Effect.succeed([]) : Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const args: Array<Arg> = [String(now), retentionMs, tasks.length]
+        for (const t of tasks) {
+          args.push(
+            t.id,
+            t.queue,
+            t.name,
+            toBuffer(t.payload),
+            String(t.priority),
+            String(t.runAt),
+            t.key === null ? "0" : "1",
+            t.key ?? ""
+          )
+        }
+        return run("enqueue", false, args).pipe(
+          Effect.flatMap((reply) => {
+            const flat = strings(reply)
+            const out: Array<Backend.Enqueued> = []
+            const touched: Array<string> = []
+            for (let i = 0; i < tasks.length; i++) {
+              const inserted = flat[i * 2 + 1] === "1"
+              out.push({ id: flat[i * 2] ?? tasks[i]!.id, inserted })
+              if (inserted) touched.push(tasks[i]!.queue)
+            }
+            return Effect.as(publish(readyEvents(touched)), out)
+          })
+        )
+      })
+
+    const claim: Backend.Backend["claim"] = (request) =>
+      request.queues.length === 0 || request.limit <= 0
+        ? Effect.succeed([])
+        : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          run("claim", true, [
+            String(now),
+            request.owner,
+            request.limit,
+            String(now + request.leaseMillis),
+            ...request.queues
+          ]).pipe(Effect.map(toRecords)))
+
+    const heartbeat: Backend.Backend["heartbeat"] = (leases, leaseMillis) =>
+      leases.length === 0 ? Effect.succeed([]) : Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const args: Array<Arg> = [String(now), String(now + leaseMillis), leases.length]
+        for (const l of leases) args.push(l.id, l.owner, String(l.attempt))
+        return run("heartbeat", false, args).pipe(Effect.map(strings))
+      })
+
+    const settle: Backend.Backend["settle"] = (outcomes) =>
+      outcomes.length === 0 ? Effect.succeed([]) : Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const args: Array<Arg> = [String(now), retentionMs, outcomes.length]
+        for (const o of outcomes) {
+          const { attempt, id, owner } = o.lease
+          switch (o._tag) {
+            case "Succeeded":
+              args.push("S", id, owner, String(attempt), "", toBuffer(o.result), "", "", "", "", "0", "")
+              break
+            case "Released":
+              args.push("R", id, owner, String(attempt), "", "", "", "", "", "", "0", "")
+              break
+            case "Failed":
+            case "Retrying":
+              args.push(
+                o._tag === "Failed" ? "F" : "T",
+                id,
+                owner,
+                String(attempt),
+                o._tag === "Retrying" ? String(o.runAt) : "",
+                "",
+                o.error.data === null ? "E" : "ED",
+                o.error.tag,
+                o.error.message,
+                o.error.data === null ? "" : toBuffer(o.error.data),
+                o.traceback === null ? "0" : "1",
+                o.traceback ?? ""
+              )
+              break
+          }
+        }
+        return run("settle", false, args).pipe(Effect.flatMap((reply) => {
+          const queues = strings(reply)
+          const finished: Array<string> = []
+          const requeued: Array<string> = []
+          const accepted = outcomes.map((o, i) => {
+            const q = queues[i] ?? ""
+            if (q === "") return false
+            if (o._tag === "Succeeded" || o._tag === "Failed") finished.push(o.lease.id)
+            else requeued.push(q)
+            return true
+          })
+          const list = readyEvents(requeued)
+          if (finished.length > 0) list.push({ _tag: "Finished", ids: finished })
+          return Effect.as(publish(list), accepted)
+        }))
+      })
+
+    const cancel: Backend.Backend["cancel"] = (id) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        run("cancel", false, [String(now), retentionMs, id]).pipe(Effect.flatMap((reply) => {
+          const result = str(reply)
+          if (result === "cancelled") {
+            return Effect.as(
+              publish([{ _tag: "Cancelled", ids: [id] }, { _tag: "Finished", ids: [id] }]),
+              "cancelled" as const
+            )
+          }
+          return Effect.succeed(result === "finished" ? "finished" as const : "not_found" as const)
+        })))
+
+    const retry: Backend.Backend["retry"] = (id) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        run("retry", false, [String(now), retentionMs, id]).pipe(Effect.flatMap((reply) => {
+          const [result, queue] = strings(reply)
+          if (result === "requeued") return Effect.as(publish(readyEvents([queue ?? ""])), "requeued" as const)
+          return Effect.succeed(result === "not_finished" ? "not_finished" as const : "not_found" as const)
+        })))
+
+    const get: Backend.Backend["get"] = (id) =>
+      Effect.tryPromise({ try: () => client.hgetallBuffer(`${base}t:${id}`), catch: schemaOrQuery("get") }).pipe(
+        Effect.map((hash) => {
+          const flat: Array<Buffer> = []
+          for (const [k, v] of Object.entries(hash)) flat.push(Buffer.from(k, "utf8"), v)
+          return toRecord(flat)
+        })
+      )
+
+    const list: Backend.Backend["list"] = (filter) =>
+      run("list", true, [
+        filter.status ?? "",
+        filter.queue ?? "",
+        filter.name === undefined ? "0" : "1",
+        filter.name ?? "",
+        filter.limit === undefined ? -1 : Math.max(0, Math.floor(filter.limit)),
+        filter.newestFirst === true ? "1" : "0"
+      ]).pipe(Effect.map(toRecords))
+
+    const stats: Backend.Backend["stats"] = (queue) =>
+      run("stats", false, [queue ?? ""]).pipe(Effect.map((reply) => {
+        const n = strings(reply).map(Number)
+        return { pending: n[0] ?? 0, in_progress: n[1] ?? 0, success: n[2] ?? 0, failed: n[3] ?? 0, cancelled: n[4] ?? 0 }
+      }))
+
+    const purge: Backend.Backend["purge"] = (filter) => {
+      const wanted = filter.statuses ?? ["success", "failed", "cancelled"]
+      if (wanted.length === 0) return Effect.succeed(0)
+      const step = (si: number, offset: number, total: number): Effect.Effect<number, BackendError> =>
+        run("purge", false, [
+          wanted.join(","),
+          filter.finishedBefore === undefined ? "0" : "1",
+          filter.finishedBefore === undefined ? "0" : String(filter.finishedBefore),
+          filter.queue ?? "",
+          si,
+          offset,
+          1000
+        ]).pipe(Effect.flatMap((reply) => {
+          const [deleted, nextSi, nextOffset] = strings(reply).map(Number)
+          const sum = total + (deleted ?? 0)
+          return nextSi === undefined || nextSi === 0 ? Effect.succeed(sum) : step(nextSi, nextOffset ?? 0, sum)
+        }))
+      return step(1, 0, 0)
+    }
+
+    const nextWakeAt: Backend.Backend["nextWakeAt"] = (queues) =>
+      queues.length === 0
+        ? Effect.succeed(Option.none())
+        : run("nextWakeAt", false, queues).pipe(
+          Effect.map((reply) => reply === null || reply === undefined ? Option.none() : Option.some(Number(str(reply))))
+        )
+
+    return {
+      name: "redis",
+      enqueue,
+      claim,
+      heartbeat,
+      settle,
+      cancel,
+      retry,
+      get,
+      list,
+      stats,
+      purge,
+      nextWakeAt,
+      subscribe: PubSub.subscribe(events)
+    }
+  })
+
+/**
+ * A Redis backend for the layer's lifetime. Fails with a `BackendError` of reason `"Connect"` when
+ * the server cannot be reached within `connectTimeout`.
+ *
+ * @example
+ * ```ts
+ * import { RedisBackend } from "sitq/redis"
+ *
+ * const BackendLive = RedisBackend.layer({ url: "redis://127.0.0.1:6379", prefix: "mail" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: RedisBackendOptions): Layer.Layer<Backend.Backend, BackendError> =>
+  Layer.scoped(BackendTag, make(options))
+
+/**
+ * The Redis backend as a namespace: `RedisBackend.layer({ url })`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const RedisBackend = { make, layer } as const

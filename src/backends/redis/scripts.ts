@@ -1,0 +1,572 @@
+/**
+ * The Lua scripts of the Redis backend. Every state change that must be atomic is one script call:
+ * enqueue of a batch, claim of a batch, settle of a batch, heartbeat of a batch, cancel, retry,
+ * purge (one bounded batch per call), plus the read-side scripts that sweep expired records out of
+ * the indexes before they count or list.
+ *
+ * Key layout (all keys of one store share the hash tag `{prefix}`, so they live in one hash slot
+ * and every script runs on one node of a Redis Cluster):
+ *
+ * - `sitq:{p}:t:<id>`        hash, one per task (the record's fields, plus `seq` and `rm`)
+ * - `sitq:{p}:seq`           INCR counter: the enqueue sequence
+ * - `sitq:{p}:dedup`         hash dedup key -> id of the pending/running task holding it
+ * - `sitq:{p}:counts`        hash "<queue>\n<status>" -> count (stats)
+ * - `sitq:{p}:queues`        set of queue names
+ * - `sitq:{p}:all`           zset seq -> id (list order)
+ * - `sitq:{p}:st:<status>`   zset seq -> id (list by status, purge)
+ * - `sitq:{p}:d:<queue>`     zset runAt -> id: pending tasks not yet due when scheduled
+ * - `sitq:{p}:r:<queue>`     zset -priority -> rm: due pending tasks; `rm` is
+ *                            `%015d(runAt) %016d(seq) id`, so members of one priority sort by
+ *                            runAt, then enqueue sequence (ZSET ties order members bytewise)
+ * - `sitq:{p}:f:<queue>`     zset leaseUntil -> id: running tasks (lease recovery, nextWakeAt)
+ * - `sitq:{p}:exp`           zset expiry (Redis server ms) -> "<status>\n<queue>\n<id>": finished
+ *                            tasks whose hash carries a PEXPIRE; swept from the indexes when due
+ * - channel `sitq:{p}:events` pub/sub wake-ups: "<instance>\n<kind>\n<body>"
+ *
+ * `now` is always passed in from Effect's `Clock` (so `TestClock` drives delays and leases). Only
+ * retention uses the server's `TIME`, because Redis expires keys by its own clock.
+ *
+ * @internal
+ */
+
+const prelude = `
+local B = ARGV[1]
+local INSTANCE = ARGV[2]
+local CH = B .. 'events'
+local function tk(id) return B .. 't:' .. id end
+local function qk(kind, q) return B .. kind .. ':' .. q end
+local function ready_member(run_at, seq, id)
+  local r = math.floor(tonumber(run_at))
+  if r < 0 then r = 0 end
+  return string.format('%015d%016d', r, tonumber(seq)) .. id
+end
+local SERVER_MS = nil
+local function server_ms()
+  if not SERVER_MS then
+    local t = redis.call('TIME')
+    SERVER_MS = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return SERVER_MS
+end
+local function move_status(id, q, seq, from, to)
+  if from then
+    redis.call('ZREM', B .. 'st:' .. from, id)
+    redis.call('HINCRBY', B .. 'counts', q .. '\\n' .. from, -1)
+  end
+  if to then
+    redis.call('ZADD', B .. 'st:' .. to, seq, id)
+    redis.call('HINCRBY', B .. 'counts', q .. '\\n' .. to, 1)
+  end
+end
+-- puts a pending task where claim finds it: ready when due, delayed otherwise
+local function schedule(id, q, prio, run_at, rm, now)
+  if tonumber(run_at) <= now then
+    redis.call('ZADD', qk('r', q), -tonumber(prio), rm)
+  else
+    redis.call('ZADD', qk('d', q), run_at, id)
+  end
+end
+-- takes a task out of every scheduling index of its queue
+local function unschedule(id, q, rm)
+  redis.call('ZREM', qk('d', q), id)
+  redis.call('ZREM', qk('f', q), id)
+  if rm then redis.call('ZREM', qk('r', q), rm) end
+end
+local function release_key(id, key)
+  if key and key ~= '' and redis.call('HGET', B .. 'dedup', key) == id then
+    redis.call('HDEL', B .. 'dedup', key)
+  end
+end
+-- a finished task keeps its hash for the retention period (ms; negative: forever)
+local function retain(id, q, status, retention)
+  if retention >= 0 then
+    redis.call('PEXPIRE', tk(id), retention)
+    redis.call('ZADD', B .. 'exp', server_ms() + retention, status .. '\\n' .. q .. '\\n' .. id)
+  end
+end
+local function unretain(id, q, status)
+  redis.call('PERSIST', tk(id))
+  redis.call('ZREM', B .. 'exp', status .. '\\n' .. q .. '\\n' .. id)
+end
+-- removes up to max expired finished tasks from the indexes (and their hashes, if still there)
+local function sweep(max)
+  local ms = redis.call('ZRANGEBYSCORE', B .. 'exp', '-inf', server_ms(), 'LIMIT', 0, max)
+  for _, m in ipairs(ms) do
+    local s, q, id = string.match(m, '^([^\\n]*)\\n(.*)\\n([^\\n]*)$')
+    if id then
+      redis.call('DEL', tk(id))
+      redis.call('ZREM', B .. 'all', id)
+      move_status(id, q, 0, s, nil)
+    end
+    redis.call('ZREM', B .. 'exp', m)
+  end
+  return #ms
+end
+local function publish(kind, body)
+  redis.call('PUBLISH', CH, INSTANCE .. '\\n' .. kind .. '\\n' .. body)
+end
+local function is_live(status) return status == 'pending' or status == 'in_progress' end
+`
+
+/**
+ * ARGV: base, instance, now, retention(unused), n, then per task 8 values:
+ * id, queue, name, payload, priority, runAt, hasKey ("1"/"0"), key.
+ * Returns a flat array: id, inserted ("1"/"0") per task. Ready is published per queue touched.
+ */
+const enqueue = `
+local now = tonumber(ARGV[3])
+local now_s = ARGV[3]
+local n = tonumber(ARGV[5])
+local out = {}
+local batch_keys = {}
+local plan = {}
+local inserts = 0
+-- pass 1: resolve ids and dedup keys; no writes, so a batch is all or nothing
+for i = 0, n - 1 do
+  local o = 6 + i * 8
+  local id, has_key, key = ARGV[o], ARGV[o + 6], ARGV[o + 7]
+  local existing = nil
+  if has_key == '1' then
+    existing = batch_keys[key]
+    if not existing then
+      local held = redis.call('HGET', B .. 'dedup', key)
+      if held then
+        local st = redis.call('HGET', tk(held), 'status')
+        if is_live(st) then existing = held end
+      end
+    end
+  end
+  if not existing and (plan[id] or redis.call('EXISTS', tk(id)) == 1) then
+    -- the same id again (a resent command after a reconnect): it already stands for itself
+    existing = id
+  end
+  if existing then
+    out[#out + 1] = existing
+    out[#out + 1] = '0'
+  else
+    if has_key == '1' then batch_keys[key] = id end
+    plan[id] = true
+    plan[#plan + 1] = o
+    inserts = inserts + 1
+    out[#out + 1] = id
+    out[#out + 1] = '1'
+  end
+end
+if inserts == 0 then return out end
+-- pass 2: write
+local last = redis.call('INCRBY', B .. 'seq', inserts)
+local seq = last - inserts
+local touched = {}
+for _, o in ipairs(plan) do
+  seq = seq + 1
+  local id, q, name, payload, prio, run_at, has_key, key =
+    ARGV[o], ARGV[o + 1], ARGV[o + 2], ARGV[o + 3], ARGV[o + 4], ARGV[o + 5], ARGV[o + 6], ARGV[o + 7]
+  local rm = ready_member(run_at, seq, id)
+  local t = tk(id)
+  redis.call('HSET', t, 'id', id, 'queue', q, 'name', name, 'payload', payload, 'priority', prio,
+    'status', 'pending', 'runAt', run_at, 'attempts', 0, 'enqueuedAt', now_s, 'seq', seq, 'rm', rm)
+  if has_key == '1' then
+    redis.call('HSET', t, 'key', key)
+    redis.call('HSET', B .. 'dedup', key, id)
+  end
+  redis.call('ZADD', B .. 'all', seq, id)
+  move_status(id, q, seq, nil, 'pending')
+  schedule(id, q, prio, run_at, rm, now)
+  if not touched[q] then
+    touched[q] = true
+    redis.call('SADD', B .. 'queues', q)
+    publish('R', q)
+  end
+end
+return out
+`
+
+/**
+ * ARGV: base, instance, now, owner, limit, leaseUntil, q1..qn.
+ * Returns the claimed records (HGETALL arrays) in claim order.
+ */
+const claim = `
+local now = tonumber(ARGV[3])
+local now_s = ARGV[3]
+local owner = ARGV[4]
+local limit = tonumber(ARGV[5])
+local until_s = ARGV[6]
+local PROMOTE = 1000
+sweep(100)
+local cands = {}
+local nq = #ARGV - 6
+for i = 7, #ARGV do
+  local q = ARGV[i]
+  local rk = qk('r', q)
+  -- delayed tasks that are due now
+  local ids = redis.call('ZRANGEBYSCORE', qk('d', q), '-inf', now_s, 'LIMIT', 0, PROMOTE)
+  if #ids > 0 then
+    for _, id in ipairs(ids) do
+      local f = redis.call('HMGET', tk(id), 'priority', 'rm', 'status')
+      if f[3] == 'pending' then redis.call('ZADD', rk, -tonumber(f[1]), f[2]) end
+    end
+    redis.call('ZREM', qk('d', q), unpack(ids))
+  end
+  -- running tasks whose lease expired: their worker is gone; back to pending (lease recovery)
+  ids = redis.call('ZRANGEBYSCORE', qk('f', q), '-inf', now_s, 'LIMIT', 0, PROMOTE)
+  if #ids > 0 then
+    for _, id in ipairs(ids) do
+      local t = tk(id)
+      local f = redis.call('HMGET', t, 'priority', 'rm', 'status', 'seq')
+      if f[3] == 'in_progress' then
+        redis.call('HSET', t, 'status', 'pending')
+        redis.call('HDEL', t, 'leaseOwner', 'leaseUntil')
+        move_status(id, q, f[4], 'in_progress', 'pending')
+        redis.call('ZADD', rk, -tonumber(f[1]), f[2])
+      end
+    end
+    redis.call('ZREM', qk('f', q), unpack(ids))
+  end
+  if limit > 0 then
+    local top = redis.call('ZRANGE', rk, 0, limit - 1, 'WITHSCORES')
+    for j = 1, #top, 2 do cands[#cands + 1] = { tonumber(top[j + 1]), top[j], q } end
+  end
+end
+if nq > 1 then
+  table.sort(cands, function(a, b)
+    if a[1] ~= b[1] then return a[1] < b[1] end
+    return a[2] < b[2]
+  end)
+end
+local out = {}
+for i = 1, #cands do
+  if #out >= limit then break end
+  local c = cands[i]
+  local m, q = c[2], c[3]
+  local id = string.sub(m, 32)
+  local t = tk(id)
+  redis.call('ZREM', qk('r', q), m)
+  local f = redis.call('HMGET', t, 'status', 'attempts', 'seq')
+  if f[1] == 'pending' then
+    redis.call('HSET', t, 'status', 'in_progress', 'attempts', tonumber(f[2]) + 1, 'leaseOwner', owner,
+      'leaseUntil', until_s, 'startedAt', now_s)
+    redis.call('ZADD', qk('f', q), until_s, id)
+    move_status(id, q, f[3], 'pending', 'in_progress')
+    out[#out + 1] = redis.call('HGETALL', t)
+  end
+end
+return out
+`
+
+/**
+ * ARGV: base, instance, now, leaseUntil, n, then per lease: id, owner, attempt.
+ * Returns the ids whose lease is lost.
+ */
+const heartbeat = `
+local until_s = ARGV[4]
+local n = tonumber(ARGV[5])
+local lost = {}
+for i = 0, n - 1 do
+  local o = 6 + i * 3
+  local id, owner, attempt = ARGV[o], ARGV[o + 1], ARGV[o + 2]
+  local t = tk(id)
+  local f = redis.call('HMGET', t, 'status', 'leaseOwner', 'attempts', 'queue')
+  if f[1] == 'in_progress' and f[2] == owner and f[3] == attempt then
+    redis.call('HSET', t, 'leaseUntil', until_s)
+    redis.call('ZADD', qk('f', f[4]), until_s, id)
+  else
+    lost[#lost + 1] = id
+  end
+end
+return lost
+`
+
+/**
+ * ARGV: base, instance, now, retention, n, then per outcome 10 values:
+ * kind (S/F/T/R), id, owner, attempt, runAt, result, errFlags ("" none, "E" error, "ED" error with
+ * data), errTag, errMsg, errData, then traceback flag+text as two values: hasTb, tb (12 total).
+ * Returns per outcome "" (rejected) or the task's queue (accepted).
+ */
+const settle = `
+local now = tonumber(ARGV[3])
+local now_s = ARGV[3]
+local retention = tonumber(ARGV[4])
+local n = tonumber(ARGV[5])
+local out = {}
+local finished = {}
+local ready = {}
+local ready_list = {}
+for i = 0, n - 1 do
+  local o = 6 + i * 12
+  local kind, id, owner, attempt = ARGV[o], ARGV[o + 1], ARGV[o + 2], ARGV[o + 3]
+  local t = tk(id)
+  local f = redis.call('HMGET', t, 'status', 'leaseOwner', 'attempts', 'queue', 'seq', 'key', 'rm', 'priority', 'runAt')
+  if f[1] == 'in_progress' and f[2] == owner and f[3] == attempt then
+    local q, seq = f[4], f[5]
+    unschedule(id, q, f[7])
+    redis.call('HDEL', t, 'leaseOwner', 'leaseUntil')
+    local function store_error()
+      local flags = ARGV[o + 6]
+      if flags == '' then
+        redis.call('HDEL', t, 'errTag', 'errMsg', 'errData')
+      else
+        redis.call('HSET', t, 'errTag', ARGV[o + 7], 'errMsg', ARGV[o + 8])
+        if flags == 'ED' then redis.call('HSET', t, 'errData', ARGV[o + 9]) else redis.call('HDEL', t, 'errData') end
+      end
+      if ARGV[o + 10] == '1' then redis.call('HSET', t, 'traceback', ARGV[o + 11]) else redis.call('HDEL', t, 'traceback') end
+    end
+    if kind == 'S' or kind == 'F' then
+      local status = 'success'
+      if kind == 'S' then
+        redis.call('HSET', t, 'status', status, 'result', ARGV[o + 5], 'finishedAt', now_s)
+        redis.call('HDEL', t, 'errTag', 'errMsg', 'errData', 'traceback')
+      else
+        status = 'failed'
+        redis.call('HSET', t, 'status', status, 'finishedAt', now_s)
+        store_error()
+      end
+      move_status(id, q, seq, 'in_progress', status)
+      release_key(id, f[6])
+      retain(id, q, status, retention)
+      finished[#finished + 1] = id
+    else
+      local run_at = f[9]
+      local rm = f[7]
+      if kind == 'T' then
+        run_at = ARGV[o + 4]
+        rm = ready_member(run_at, seq, id)
+        redis.call('HSET', t, 'status', 'pending', 'runAt', run_at, 'rm', rm)
+        store_error()
+      else
+        redis.call('HSET', t, 'status', 'pending', 'attempts', tonumber(f[3]) - 1)
+      end
+      move_status(id, q, seq, 'in_progress', 'pending')
+      schedule(id, q, f[8], run_at, rm, now)
+      if not ready[q] then
+        ready[q] = true
+        ready_list[#ready_list + 1] = q
+      end
+    end
+    out[#out + 1] = q
+  else
+    out[#out + 1] = ''
+  end
+end
+for _, q in ipairs(ready_list) do publish('R', q) end
+if #finished > 0 then publish('F', table.concat(finished, '\\n')) end
+return out
+`
+
+/**
+ * ARGV: base, instance, now, retention, id. Returns "cancelled" | "finished" | "not_found".
+ */
+const cancel = `
+local now_s = ARGV[3]
+local retention = tonumber(ARGV[4])
+local id = ARGV[5]
+local t = tk(id)
+local f = redis.call('HMGET', t, 'status', 'queue', 'seq', 'key', 'rm')
+if not f[1] then return 'not_found' end
+if not is_live(f[1]) then return 'finished' end
+local q = f[2]
+unschedule(id, q, f[5])
+redis.call('HSET', t, 'status', 'cancelled', 'finishedAt', now_s)
+redis.call('HDEL', t, 'leaseOwner', 'leaseUntil')
+move_status(id, q, f[3], f[1], 'cancelled')
+release_key(id, f[4])
+retain(id, q, 'cancelled', retention)
+publish('C', id)
+return 'cancelled'
+`
+
+/**
+ * ARGV: base, instance, now, retention(unused), id. Returns { result, queue }.
+ */
+const retry = `
+local now = tonumber(ARGV[3])
+local now_s = ARGV[3]
+local id = ARGV[5]
+local t = tk(id)
+local f = redis.call('HMGET', t, 'status', 'queue', 'seq', 'key', 'priority')
+if not f[1] then return { 'not_found', '' } end
+if f[1] ~= 'failed' and f[1] ~= 'cancelled' then return { 'not_finished', '' } end
+local q, seq = f[2], f[3]
+unretain(id, q, f[1])
+local rm = ready_member(now_s, seq, id)
+redis.call('HSET', t, 'status', 'pending', 'runAt', now_s, 'attempts', 0, 'rm', rm)
+redis.call('HDEL', t, 'startedAt', 'finishedAt', 'result', 'errTag', 'errMsg', 'errData', 'traceback',
+  'leaseOwner', 'leaseUntil')
+move_status(id, q, seq, f[1], 'pending')
+local key = f[4]
+if key and key ~= '' then
+  local held = redis.call('HGET', B .. 'dedup', key)
+  if not held or not is_live(redis.call('HGET', tk(held), 'status')) then
+    redis.call('HSET', B .. 'dedup', key, id)
+  end
+end
+schedule(id, q, f[5], now_s, rm, now)
+publish('R', q)
+return { 'requeued', q }
+`
+
+/**
+ * ARGV: base, instance, status ("" any), queue ("" any), hasName, name, limit (-1 all), newestFirst.
+ * Returns HGETALL arrays in order.
+ */
+const list = `
+sweep(1000)
+local status, queue, has_name, name = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local limit = tonumber(ARGV[7])
+local newest = ARGV[8] == '1'
+local idx = B .. 'all'
+if status ~= '' then idx = B .. 'st:' .. status end
+local out = {}
+if limit == 0 then return out end
+local pos = 0
+local CHUNK = 256
+while true do
+  local ids
+  if newest then
+    ids = redis.call('ZREVRANGE', idx, pos, pos + CHUNK - 1)
+  else
+    ids = redis.call('ZRANGE', idx, pos, pos + CHUNK - 1)
+  end
+  if #ids == 0 then break end
+  for _, id in ipairs(ids) do
+    local t = tk(id)
+    local ok = true
+    if queue ~= '' or has_name == '1' then
+      local f = redis.call('HMGET', t, 'queue', 'name')
+      if queue ~= '' and f[1] ~= queue then ok = false end
+      if has_name == '1' and f[2] ~= name then ok = false end
+    end
+    if ok then
+      local rec = redis.call('HGETALL', t)
+      if #rec > 0 then
+        out[#out + 1] = rec
+        if limit > 0 and #out >= limit then return out end
+      end
+    end
+  end
+  pos = pos + CHUNK
+end
+return out
+`
+
+/**
+ * ARGV: base, instance, queue ("" all). Returns the five counts in status order.
+ */
+const stats = `
+while sweep(1000) == 1000 do end
+local names = { 'pending', 'in_progress', 'success', 'failed', 'cancelled' }
+local out = { 0, 0, 0, 0, 0 }
+local queues
+if ARGV[3] ~= '' then queues = { ARGV[3] } else queues = redis.call('SMEMBERS', B .. 'queues') end
+for _, q in ipairs(queues) do
+  for i, s in ipairs(names) do
+    local c = redis.call('HGET', B .. 'counts', q .. '\\n' .. s)
+    if c then out[i] = out[i] + tonumber(c) end
+  end
+end
+return out
+`
+
+/**
+ * One bounded batch of a purge. ARGV: base, instance, statuses (comma separated), hasBefore,
+ * before, queue ("" any), statusIndex (1-based), offset, budget.
+ * Returns { deleted, nextStatusIndex, nextOffset } (nextStatusIndex 0 when done).
+ */
+const purge = `
+sweep(1000)
+local statuses = {}
+for s in string.gmatch(ARGV[3], '[^,]+') do statuses[#statuses + 1] = s end
+local has_before = ARGV[4] == '1'
+local before = tonumber(ARGV[5])
+local queue = ARGV[6]
+local si = tonumber(ARGV[7])
+local pos = tonumber(ARGV[8])
+local budget = tonumber(ARGV[9])
+local deleted = 0
+local scanned = 0
+while si <= #statuses do
+  local s = statuses[si]
+  local idx = B .. 'st:' .. s
+  local ids = redis.call('ZRANGE', idx, pos, pos + 255)
+  if #ids == 0 then
+    si = si + 1
+    pos = 0
+  else
+    for _, id in ipairs(ids) do
+      local t = tk(id)
+      local f = redis.call('HMGET', t, 'queue', 'finishedAt', 'status')
+      local ok = f[3] == s
+      if ok and queue ~= '' and f[1] ~= queue then ok = false end
+      if ok and has_before and not (f[2] and tonumber(f[2]) < before) then ok = false end
+      if ok then
+        redis.call('DEL', t)
+        redis.call('ZREM', B .. 'all', id)
+        redis.call('ZREM', B .. 'exp', s .. '\\n' .. f[1] .. '\\n' .. id)
+        move_status(id, f[1], 0, s, nil)
+        deleted = deleted + 1
+      elseif not f[3] then
+        -- a dangling id (hash already gone): drop it from the index
+        redis.call('ZREM', idx, id)
+        redis.call('ZREM', B .. 'all', id)
+      else
+        pos = pos + 1
+      end
+    end
+    scanned = scanned + #ids
+    if scanned >= budget then return { deleted, si, pos } end
+  end
+end
+return { deleted, 0, 0 }
+`
+
+/**
+ * ARGV: base, instance, q1..qn. Returns the earliest runAt of a pending task or leaseUntil of a
+ * running one in these queues, as a string, or false.
+ */
+const nextWakeAt = `
+local best = nil
+local best_s = false
+local function consider(v)
+  if v then
+    local x = tonumber(v)
+    if best == nil or x < best then
+      best = x
+      best_s = v
+    end
+  end
+end
+for i = 3, #ARGV do
+  local q = ARGV[i]
+  local d = redis.call('ZRANGE', qk('d', q), 0, 0, 'WITHSCORES')
+  if #d > 0 then consider(d[2]) end
+  local f = redis.call('ZRANGE', qk('f', q), 0, 0, 'WITHSCORES')
+  if #f > 0 then consider(f[2]) end
+  -- ready: the head of each priority level has that level's earliest runAt
+  local rk = qk('r', q)
+  local head = redis.call('ZRANGE', rk, 0, 0, 'WITHSCORES')
+  while #head > 0 do
+    consider(redis.call('HGET', tk(string.sub(head[1], 32)), 'runAt'))
+    head = redis.call('ZRANGEBYSCORE', rk, '(' .. head[2], '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  end
+end
+return best_s
+`
+
+/** @internal */
+export interface ScriptDefinition {
+  readonly name: string
+  readonly lua: string
+}
+
+/** @internal */
+export const scripts = {
+  enqueue: { name: "sitqEnqueue", lua: prelude + enqueue },
+  claim: { name: "sitqClaim", lua: prelude + claim },
+  heartbeat: { name: "sitqHeartbeat", lua: prelude + heartbeat },
+  settle: { name: "sitqSettle", lua: prelude + settle },
+  cancel: { name: "sitqCancel", lua: prelude + cancel },
+  retry: { name: "sitqRetry", lua: prelude + retry },
+  list: { name: "sitqList", lua: prelude + list },
+  stats: { name: "sitqStats", lua: prelude + stats },
+  purge: { name: "sitqPurge", lua: prelude + purge },
+  nextWakeAt: { name: "sitqNextWakeAt", lua: prelude + nextWakeAt }
+} as const satisfies Record<string, ScriptDefinition>
