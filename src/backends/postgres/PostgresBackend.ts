@@ -271,7 +271,7 @@ const statements = (schema: string) => {
       UPDATE ${T} t SET lease_until = $4
       FROM unnest($1::text[], $2::text[], $3::int4[]) AS l(id, owner, attempt)
       WHERE t.id = l.id AND t.status = 'in_progress' AND t.lease_owner = l.owner AND t.attempts = l.attempt
-      RETURNING t.id`,
+      RETURNING t.id, t.lease_owner, t.attempts`,
     settle: `
       WITH input AS (
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[], $5::bytea[], $6::text[], $7::text[],
@@ -497,14 +497,15 @@ export const make = (
         const now = yield* Clock.currentTimeMillis
         // Rows are locked in id order by every multi-row update, so concurrent batches cannot deadlock.
         const sorted = leases.slice().sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-        const rows = yield* run<{ id: string }>("heartbeat", q.heartbeat, [
+        const rows = yield* run<{ id: string; lease_owner: string; attempts: number }>("heartbeat", q.heartbeat, [
           sorted.map((l) => l.id),
           sorted.map((l) => l.owner),
           sorted.map((l) => l.attempt),
           millis(now + leaseMillis)
         ])
-        const kept = new Set(rows.map((r) => r.id))
-        return leases.filter((l) => !kept.has(l.id)).map((l) => l.id)
+        const leaseKey = (id: string, owner: string, attempt: number) => `${attempt}|${owner}|${id}`
+        const kept = new Set(rows.map((r) => leaseKey(r.id, r.lease_owner, num(r.attempts))))
+        return leases.filter((l) => !kept.has(leaseKey(l.id, l.owner, l.attempt))).map((l) => l.id)
       })
 
     const kindOf = { Succeeded: "S", Failed: "F", Retrying: "R", Released: "L" } as const
