@@ -7,9 +7,9 @@
 import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it } from "@effect/vitest"
-import Database from "better-sqlite3"
 import { Context, Effect, Layer, Option, Queue } from "effect"
 import { execFile } from "node:child_process"
+import { createRequire } from "node:module"
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Backend } from "../../src/Backend.js"
@@ -20,6 +20,12 @@ const failOpen = (filename: string, prefix?: string) =>
   Effect.flip(Effect.scoped(Layer.build(SqliteBackend.layer({ filename, prefix }))))
 
 const sameBytes = (filename: string, before: Buffer) => assert.isTrue(readFileSync(filename).equals(before))
+
+/** better-sqlite3 itself (it ships no types here): only what these tests use. */
+const Database = createRequire(import.meta.url)("better-sqlite3") as new(filename: string) => {
+  exec(sql: string): void
+  close(): void
+}
 
 /** A database made by "another application", in the default rollback-journal mode. */
 const foreignDatabase = (filename: string, ddl: string) => {
