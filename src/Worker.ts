@@ -371,7 +371,8 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
           yield* Effect.logInfo("sitq: worker stopping; waiting for running tasks").pipe(
             Effect.annotateLogs({ worker: owner, running: active.size })
           )
-          yield* FiberMap.awaitEmpty(running).pipe(Effect.timeout(shutdownTimeout), Effect.ignore)
+          // Finalizers run uninterruptibly: the wait itself must be interruptible for the timeout to cut it.
+          yield* FiberMap.awaitEmpty(running).pipe(Effect.interruptible, Effect.timeout(shutdownTimeout), Effect.ignore)
           yield* FiberMap.clear(running)
         }
       })
@@ -419,6 +420,17 @@ export const make = <const H extends ReadonlyArray<Handler.Any>>(
  * @category tags
  */
 export class Worker extends Context.Tag("sitq/Worker")<Worker, WorkerService>() {
+  /**
+   * Starts a worker for the current scope's lifetime (the effect behind `Worker.layer`).
+   *
+   * @since 0.1.0
+   */
+  static make<const H extends ReadonlyArray<Handler.Any>>(
+    options: WorkerOptions<H>
+  ): Effect.Effect<WorkerService, never, Backend | Serializer | Scope.Scope | Handler.Context<H[number]>> {
+    return make(options)
+  }
+
   /**
    * A worker for the layer's lifetime. Its handlers' requirements are the layer's requirements.
    *

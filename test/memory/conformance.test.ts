@@ -1,0 +1,4 @@
+import { MemoryBackend } from "../../src/index.js"
+import { conformance } from "../conformance/suite.js"
+
+conformance("memory", MemoryBackend.layer)
