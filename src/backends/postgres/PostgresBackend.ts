@@ -264,6 +264,16 @@ const statements = (schema: string) => {
       LEFT JOIN ins ON ins.id = i.id
       LEFT JOIN ${T} e ON ins.id IS NULL AND i.key IS NOT NULL AND e.key = i.key AND e.status IN ${live}
       ORDER BY i.ord`,
+    enqueueNoKeys: `
+      WITH ins AS (
+        INSERT INTO ${T} (id, queue, name, payload, priority, status, run_at, attempts, enqueued_at)
+        SELECT id, queue, name, payload, priority, 'pending', run_at, 0, $7::int8
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::int4[], $6::int8[])
+          WITH ORDINALITY AS i(id, queue, name, payload, priority, run_at, ord)
+        ORDER BY ord
+        RETURNING queue
+      )
+      SELECT count(pg_notify($8, 'R|' || $9 || '|' || q.queue))::int4 AS n FROM (SELECT DISTINCT queue FROM ins) q`,
     liveKeys: `SELECT id, key FROM ${T} WHERE key = ANY($1::text[]) AND status IN ${live}`,
     claimOne: claimFor("queue = $1"),
     claimMany: claimFor("queue = ANY($1::text[])"),
@@ -415,6 +425,22 @@ export const make = (
       tasks.length === 0 ? Effect.succeed([]) : Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const from = yield* localOrigin
+        if (tasks.every((t) => t.key === null)) {
+          // No dedup to resolve: a plain batch insert (a duplicate id fails the whole batch).
+          yield* run("enqueue", q.enqueueNoKeys, [
+            tasks.map((t) => t.id),
+            tasks.map((t) => t.queue),
+            tasks.map((t) => t.name),
+            tasks.map((t) => t.payload),
+            tasks.map((t) => t.priority),
+            tasks.map((t) => millis(t.runAt)),
+            now,
+            channel,
+            from
+          ])
+          yield* publish(readyEvents(tasks.map((t) => t.queue)), from)
+          return tasks.map((t): B.Enqueued => ({ id: t.id, inserted: true }))
+        }
         const rows = yield* run<{ ord: number; inserted_id: string | null; existing_id: string | null }>(
           "enqueue",
           q.enqueue,
