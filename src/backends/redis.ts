@@ -85,34 +85,55 @@ const bytes = (value: unknown): Uint8Array =>
 
 const isStatus = (s: string): s is Backend.TaskStatus => (statuses as ReadonlyArray<string>).includes(s)
 
-/** Decodes an HGETALL reply (a flat field/value array) into a record. */
-const toRecord = (flat: unknown): Option.Option<Backend.TaskRecord> => {
-  if (!Array.isArray(flat) || flat.length === 0) return Option.none()
-  const f = new Map<string, unknown>()
-  for (let i = 0; i + 1 < flat.length; i += 2) f.set(str(flat[i]), flat[i + 1])
-  const text = (k: string): string | null => f.has(k) ? str(f.get(k)) : null
-  const num = (k: string): number | null => f.has(k) ? Number(str(f.get(k))) : null
-  const blob = (k: string): Uint8Array | null => f.has(k) ? bytes(f.get(k)) : null
-  const status = text("status") ?? ""
-  const errTag = text("errTag")
+/** The fields of a task hash, in the order the scripts (and `get`) return them. */
+const FIELDS = [
+  "id",
+  "queue",
+  "name",
+  "payload",
+  "priority",
+  "status",
+  "runAt",
+  "attempts",
+  "leaseOwner",
+  "leaseUntil",
+  "enqueuedAt",
+  "startedAt",
+  "finishedAt",
+  "result",
+  "errTag",
+  "errMsg",
+  "errData",
+  "traceback",
+  "key"
+] as const
+
+/** Decodes a record from its fields' values in `FIELDS` order (null where a field is absent). */
+const toRecord = (values: unknown): Option.Option<Backend.TaskRecord> => {
+  if (!Array.isArray(values) || values.length < FIELDS.length || values[0] === null) return Option.none()
+  const text = (i: number): string | null => values[i] === null ? null : str(values[i])
+  const num = (i: number): number | null => values[i] === null ? null : Number(str(values[i]))
+  const blob = (i: number): Uint8Array | null => values[i] === null ? null : bytes(values[i])
+  const status = text(5) ?? ""
+  const errTag = text(14)
   return Option.some({
-    id: text("id") ?? "",
-    queue: text("queue") ?? "",
-    name: text("name") ?? "",
-    payload: blob("payload") ?? new Uint8Array(0),
-    priority: num("priority") ?? 0,
+    id: text(0) ?? "",
+    queue: text(1) ?? "",
+    name: text(2) ?? "",
+    payload: blob(3) ?? new Uint8Array(0),
+    priority: num(4) ?? 0,
     status: isStatus(status) ? status : "pending",
-    runAt: num("runAt") ?? 0,
-    attempts: num("attempts") ?? 0,
-    leaseOwner: text("leaseOwner"),
-    leaseUntil: num("leaseUntil"),
-    enqueuedAt: num("enqueuedAt") ?? 0,
-    startedAt: num("startedAt"),
-    finishedAt: num("finishedAt"),
-    result: blob("result"),
-    error: errTag === null ? null : { tag: errTag, message: text("errMsg") ?? "", data: blob("errData") },
-    traceback: text("traceback"),
-    key: text("key")
+    runAt: num(6) ?? 0,
+    attempts: num(7) ?? 0,
+    leaseOwner: text(8),
+    leaseUntil: num(9),
+    enqueuedAt: num(10) ?? 0,
+    startedAt: num(11),
+    finishedAt: num(12),
+    result: blob(13),
+    error: errTag === null ? null : { tag: errTag, message: text(15) ?? "", data: blob(16) },
+    traceback: text(17),
+    key: text(18)
   })
 }
 
@@ -304,7 +325,7 @@ export const make = (options: RedisBackendOptions): Effect.Effect<Backend.Backen
             request.owner,
             request.limit,
             String(now + request.leaseMillis),
-            ...request.queues
+            ...new Set(request.queues)
           ]).pipe(Effect.map(toRecords)))
 
     const heartbeat: Backend.Backend["heartbeat"] = (leases, leaseMillis) =>
@@ -384,13 +405,8 @@ export const make = (options: RedisBackendOptions): Effect.Effect<Backend.Backen
         })))
 
     const get: Backend.Backend["get"] = (id) =>
-      Effect.tryPromise({ try: () => client.hgetallBuffer(`${base}t:${id}`), catch: schemaOrQuery("get") }).pipe(
-        Effect.map((hash) => {
-          const flat: Array<Buffer> = []
-          for (const [k, v] of Object.entries(hash)) flat.push(Buffer.from(k, "utf8"), v)
-          return toRecord(flat)
-        })
-      )
+      Effect.tryPromise({ try: () => client.hmgetBuffer(`${base}t:${id}`, ...FIELDS), catch: schemaOrQuery("get") })
+        .pipe(Effect.map(toRecord))
 
     const list: Backend.Backend["list"] = (filter) =>
       run("list", true, [

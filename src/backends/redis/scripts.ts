@@ -48,14 +48,43 @@ local function server_ms()
   end
   return SERVER_MS
 end
+-- per-queue status counts, accumulated in the script and written once at its end
+local DELTA = {}
+local DELTA_KEYS = {}
+local function count(q, s, d)
+  local f = q .. '\\n' .. s
+  if DELTA[f] == nil then
+    DELTA[f] = 0
+    DELTA_KEYS[#DELTA_KEYS + 1] = f
+  end
+  DELTA[f] = DELTA[f] + d
+end
+local function flush_counts()
+  for _, f in ipairs(DELTA_KEYS) do
+    if DELTA[f] ~= 0 then redis.call('HINCRBY', B .. 'counts', f, DELTA[f]) end
+  end
+  DELTA = {}
+  DELTA_KEYS = {}
+end
+-- finished tasks are also indexed by status (list, purge); live ones are found through 'all'
+local FINISHED = { success = true, failed = true, cancelled = true }
 local function move_status(id, q, seq, from, to)
   if from then
-    redis.call('ZREM', B .. 'st:' .. from, id)
-    redis.call('HINCRBY', B .. 'counts', q .. '\\n' .. from, -1)
+    if FINISHED[from] then redis.call('ZREM', B .. 'st:' .. from, id) end
+    count(q, from, -1)
   end
   if to then
-    redis.call('ZADD', B .. 'st:' .. to, seq, id)
-    redis.call('HINCRBY', B .. 'counts', q .. '\\n' .. to, 1)
+    if FINISHED[to] then redis.call('ZADD', B .. 'st:' .. to, seq, id) end
+    count(q, to, 1)
+  end
+end
+-- ZADD/ZREM of many members, in chunks that stay under Lua's unpack limit
+local function zmany(cmd, key, args)
+  local n = #args
+  local step = 4000
+  for i = 1, n, step do
+    local j = math.min(i + step - 1, n)
+    redis.call(cmd, key, unpack(args, i, j))
   end
 end
 -- puts a pending task where claim finds it: ready when due, delayed otherwise
@@ -105,6 +134,10 @@ end
 local function publish(kind, body)
   redis.call('PUBLISH', CH, INSTANCE .. '\\n' .. kind .. '\\n' .. body)
 end
+-- the record as returned to the client: these fields, in this order (see FIELDS in redis.ts)
+local FIELDS = { 'id', 'queue', 'name', 'payload', 'priority', 'status', 'runAt', 'attempts', 'leaseOwner',
+  'leaseUntil', 'enqueuedAt', 'startedAt', 'finishedAt', 'result', 'errTag', 'errMsg', 'errData', 'traceback', 'key' }
+local function record(t) return redis.call('HMGET', t, unpack(FIELDS)) end
 local function is_live(status) return status == 'pending' or status == 'in_progress' end
 `
 
@@ -157,20 +190,23 @@ if inserts == 0 then return out end
 local last = redis.call('INCRBY', B .. 'seq', inserts)
 local seq = last - inserts
 local touched = {}
+local all = {}
 for _, o in ipairs(plan) do
   seq = seq + 1
   local id, q, name, payload, prio, run_at, has_key, key =
     ARGV[o], ARGV[o + 1], ARGV[o + 2], ARGV[o + 3], ARGV[o + 4], ARGV[o + 5], ARGV[o + 6], ARGV[o + 7]
   local rm = ready_member(run_at, seq, id)
-  local t = tk(id)
-  redis.call('HSET', t, 'id', id, 'queue', q, 'name', name, 'payload', payload, 'priority', prio,
-    'status', 'pending', 'runAt', run_at, 'attempts', 0, 'enqueuedAt', now_s, 'seq', seq, 'rm', rm)
   if has_key == '1' then
-    redis.call('HSET', t, 'key', key)
+    redis.call('HSET', tk(id), 'id', id, 'queue', q, 'name', name, 'payload', payload, 'priority', prio,
+      'status', 'pending', 'runAt', run_at, 'attempts', 0, 'enqueuedAt', now_s, 'seq', seq, 'rm', rm, 'key', key)
     redis.call('HSET', B .. 'dedup', key, id)
+  else
+    redis.call('HSET', tk(id), 'id', id, 'queue', q, 'name', name, 'payload', payload, 'priority', prio,
+      'status', 'pending', 'runAt', run_at, 'attempts', 0, 'enqueuedAt', now_s, 'seq', seq, 'rm', rm)
   end
-  redis.call('ZADD', B .. 'all', seq, id)
-  move_status(id, q, seq, nil, 'pending')
+  all[#all + 1] = seq
+  all[#all + 1] = id
+  count(q, 'pending', 1)
   schedule(id, q, prio, run_at, rm, now)
   if not touched[q] then
     touched[q] = true
@@ -178,12 +214,13 @@ for _, o in ipairs(plan) do
     publish('R', q)
   end
 end
+zmany('ZADD', B .. 'all', all)
 return out
 `
 
 /**
  * ARGV: base, instance, now, owner, limit, leaseUntil, q1..qn.
- * Returns the claimed records (HGETALL arrays) in claim order.
+ * Returns the claimed records (FIELDS arrays) in claim order.
  */
 const claim = `
 local now = tonumber(ARGV[3])
@@ -222,34 +259,56 @@ for i = 7, #ARGV do
     end
     redis.call('ZREM', qk('f', q), unpack(ids))
   end
-  if limit > 0 then
+  if limit > 0 and nq > 1 then
     local top = redis.call('ZRANGE', rk, 0, limit - 1, 'WITHSCORES')
     for j = 1, #top, 2 do cands[#cands + 1] = { tonumber(top[j + 1]), top[j], q } end
   end
 end
-if nq > 1 then
+local out = {}
+local taken = {}
+if nq == 1 then
+  -- one queue: the candidates are the head of its ready set, in claim order
+  local q = ARGV[7]
+  local popped = redis.call('ZPOPMIN', qk('r', q), limit)
+  for j = 1, #popped, 2 do taken[#taken + 1] = { popped[j], q } end
+else
   table.sort(cands, function(a, b)
     if a[1] ~= b[1] then return a[1] < b[1] end
     return a[2] < b[2]
   end)
+  local rem = {}
+  for i = 1, math.min(limit, #cands) do
+    local c = cands[i]
+    taken[#taken + 1] = { c[2], c[3] }
+    if not rem[c[3]] then rem[c[3]] = {} end
+    table.insert(rem[c[3]], c[2])
+  end
+  for q, ms in pairs(rem) do zmany('ZREM', qk('r', q), ms) end
 end
-local out = {}
-for i = 1, #cands do
-  if #out >= limit then break end
-  local c = cands[i]
-  local m, q = c[2], c[3]
+local inflight = {}
+for _, c in ipairs(taken) do
+  local m, q = c[1], c[2]
   local id = string.sub(m, 32)
   local t = tk(id)
-  redis.call('ZREM', qk('r', q), m)
-  local f = redis.call('HMGET', t, 'status', 'attempts', 'seq')
-  if f[1] == 'pending' then
-    redis.call('HSET', t, 'status', 'in_progress', 'attempts', tonumber(f[2]) + 1, 'leaseOwner', owner,
+  local rec = record(t)
+  if rec[6] == 'pending' then
+    local attempts = tonumber(rec[8]) + 1
+    redis.call('HSET', t, 'status', 'in_progress', 'attempts', attempts, 'leaseOwner', owner,
       'leaseUntil', until_s, 'startedAt', now_s)
-    redis.call('ZADD', qk('f', q), until_s, id)
-    move_status(id, q, f[3], 'pending', 'in_progress')
-    out[#out + 1] = redis.call('HGETALL', t)
+    rec[6] = 'in_progress'
+    rec[8] = tostring(attempts)
+    rec[9] = owner
+    rec[10] = until_s
+    rec[12] = now_s
+    if not inflight[q] then inflight[q] = {} end
+    table.insert(inflight[q], until_s)
+    table.insert(inflight[q], id)
+    count(q, 'pending', -1)
+    count(q, 'in_progress', 1)
+    out[#out + 1] = rec
   end
 end
+for q, pairs_ in pairs(inflight) do zmany('ZADD', qk('f', q), pairs_) end
 return out
 `
 
@@ -298,42 +357,62 @@ for i = 0, n - 1 do
   local f = redis.call('HMGET', t, 'status', 'leaseOwner', 'attempts', 'queue', 'seq', 'key', 'rm', 'priority', 'runAt')
   if f[1] == 'in_progress' and f[2] == owner and f[3] == attempt then
     local q, seq = f[4], f[5]
-    unschedule(id, q, f[7])
-    redis.call('HDEL', t, 'leaseOwner', 'leaseUntil')
-    local function store_error()
-      local flags = ARGV[o + 6]
-      if flags == '' then
-        redis.call('HDEL', t, 'errTag', 'errMsg', 'errData')
+    -- a running task is only in its queue's in-flight set
+    redis.call('ZREM', qk('f', q), id)
+    local flags = ARGV[o + 6]
+    local has_tb = ARGV[o + 10] == '1'
+    if kind == 'S' then
+      redis.call('HSET', t, 'status', 'success', 'result', ARGV[o + 5], 'finishedAt', now_s)
+      redis.call('HDEL', t, 'leaseOwner', 'leaseUntil', 'errTag', 'errMsg', 'errData', 'traceback')
+    else
+      -- Failed or Retrying: the error and traceback of this attempt
+      local set = { 'errTag', ARGV[o + 7], 'errMsg', ARGV[o + 8] }
+      local del = { 'leaseOwner', 'leaseUntil' }
+      if flags == 'ED' then
+        table.insert(set, 'errData')
+        table.insert(set, ARGV[o + 9])
       else
-        redis.call('HSET', t, 'errTag', ARGV[o + 7], 'errMsg', ARGV[o + 8])
-        if flags == 'ED' then redis.call('HSET', t, 'errData', ARGV[o + 9]) else redis.call('HDEL', t, 'errData') end
+        table.insert(del, 'errData')
       end
-      if ARGV[o + 10] == '1' then redis.call('HSET', t, 'traceback', ARGV[o + 11]) else redis.call('HDEL', t, 'traceback') end
+      if has_tb then
+        table.insert(set, 'traceback')
+        table.insert(set, ARGV[o + 11])
+      else
+        table.insert(del, 'traceback')
+      end
+      if kind == 'F' then
+        table.insert(set, 'status')
+        table.insert(set, 'failed')
+        table.insert(set, 'finishedAt')
+        table.insert(set, now_s)
+      elseif kind == 'T' then
+        table.insert(set, 'status')
+        table.insert(set, 'pending')
+        table.insert(set, 'runAt')
+        table.insert(set, ARGV[o + 4])
+        table.insert(set, 'rm')
+        table.insert(set, ready_member(ARGV[o + 4], seq, id))
+      end
+      if kind == 'R' then
+        redis.call('HSET', t, 'status', 'pending', 'attempts', tonumber(f[3]) - 1)
+        redis.call('HDEL', t, 'leaseOwner', 'leaseUntil')
+      else
+        redis.call('HSET', t, unpack(set))
+        redis.call('HDEL', t, unpack(del))
+      end
     end
     if kind == 'S' or kind == 'F' then
       local status = 'success'
-      if kind == 'S' then
-        redis.call('HSET', t, 'status', status, 'result', ARGV[o + 5], 'finishedAt', now_s)
-        redis.call('HDEL', t, 'errTag', 'errMsg', 'errData', 'traceback')
-      else
-        status = 'failed'
-        redis.call('HSET', t, 'status', status, 'finishedAt', now_s)
-        store_error()
-      end
+      if kind == 'F' then status = 'failed' end
       move_status(id, q, seq, 'in_progress', status)
       release_key(id, f[6])
       retain(id, q, status, retention)
       finished[#finished + 1] = id
     else
-      local run_at = f[9]
-      local rm = f[7]
+      local run_at, rm = f[9], f[7]
       if kind == 'T' then
         run_at = ARGV[o + 4]
         rm = ready_member(run_at, seq, id)
-        redis.call('HSET', t, 'status', 'pending', 'runAt', run_at, 'rm', rm)
-        store_error()
-      else
-        redis.call('HSET', t, 'status', 'pending', 'attempts', tonumber(f[3]) - 1)
       end
       move_status(id, q, seq, 'in_progress', 'pending')
       schedule(id, q, f[8], run_at, rm, now)
@@ -406,7 +485,7 @@ return { 'requeued', q }
 
 /**
  * ARGV: base, instance, status ("" any), queue ("" any), hasName, name, limit (-1 all), newestFirst.
- * Returns HGETALL arrays in order.
+ * Returns FIELDS arrays in order.
  */
 const list = `
 sweep(1000)
@@ -414,7 +493,11 @@ local status, queue, has_name, name = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local limit = tonumber(ARGV[7])
 local newest = ARGV[8] == '1'
 local idx = B .. 'all'
-if status ~= '' then idx = B .. 'st:' .. status end
+local check_status = status ~= ''
+if status == 'success' or status == 'failed' or status == 'cancelled' then
+  idx = B .. 'st:' .. status
+  check_status = false
+end
 local out = {}
 if limit == 0 then return out end
 local pos = 0
@@ -430,14 +513,15 @@ while true do
   for _, id in ipairs(ids) do
     local t = tk(id)
     local ok = true
-    if queue ~= '' or has_name == '1' then
-      local f = redis.call('HMGET', t, 'queue', 'name')
+    if queue ~= '' or has_name == '1' or check_status then
+      local f = redis.call('HMGET', t, 'queue', 'name', 'status')
       if queue ~= '' and f[1] ~= queue then ok = false end
       if has_name == '1' and f[2] ~= name then ok = false end
+      if check_status and f[3] ~= status then ok = false end
     end
     if ok then
-      local rec = redis.call('HGETALL', t)
-      if #rec > 0 then
+      local rec = record(t)
+      if rec[1] then
         out[#out + 1] = rec
         if limit > 0 and #out >= limit then return out end
       end
@@ -453,6 +537,7 @@ return out
  */
 const stats = `
 while sweep(1000) == 1000 do end
+flush_counts()
 local names = { 'pending', 'in_progress', 'success', 'failed', 'cancelled' }
 local out = { 0, 0, 0, 0, 0 }
 local queues
@@ -551,6 +636,10 @@ end
 return best_s
 `
 
+/** Every script body runs as a function, so that the count deltas are written once at its end. */
+const script = (body: string): string =>
+  `${prelude}\nlocal function main()\n${body}\nend\nlocal result = main()\nflush_counts()\nreturn result\n`
+
 /** @internal */
 export interface ScriptDefinition {
   readonly name: string
@@ -559,14 +648,14 @@ export interface ScriptDefinition {
 
 /** @internal */
 export const scripts = {
-  enqueue: { name: "sitqEnqueue", lua: prelude + enqueue },
-  claim: { name: "sitqClaim", lua: prelude + claim },
-  heartbeat: { name: "sitqHeartbeat", lua: prelude + heartbeat },
-  settle: { name: "sitqSettle", lua: prelude + settle },
-  cancel: { name: "sitqCancel", lua: prelude + cancel },
-  retry: { name: "sitqRetry", lua: prelude + retry },
-  list: { name: "sitqList", lua: prelude + list },
-  stats: { name: "sitqStats", lua: prelude + stats },
-  purge: { name: "sitqPurge", lua: prelude + purge },
-  nextWakeAt: { name: "sitqNextWakeAt", lua: prelude + nextWakeAt }
+  enqueue: { name: "sitqEnqueue", lua: script(enqueue) },
+  claim: { name: "sitqClaim", lua: script(claim) },
+  heartbeat: { name: "sitqHeartbeat", lua: script(heartbeat) },
+  settle: { name: "sitqSettle", lua: script(settle) },
+  cancel: { name: "sitqCancel", lua: script(cancel) },
+  retry: { name: "sitqRetry", lua: script(retry) },
+  list: { name: "sitqList", lua: script(list) },
+  stats: { name: "sitqStats", lua: script(stats) },
+  purge: { name: "sitqPurge", lua: script(purge) },
+  nextWakeAt: { name: "sitqNextWakeAt", lua: script(nextWakeAt) }
 } as const satisfies Record<string, ScriptDefinition>
