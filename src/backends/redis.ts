@@ -116,6 +116,8 @@ const toRecord = (values: unknown): Option.Option<Backend.TaskRecord> => {
   const blob = (i: number): Uint8Array | null => values[i] === null ? null : bytes(values[i])
   const status = text(5) ?? ""
   const errTag = text(14)
+  // lease fields are left in the hash when a task leaves in_progress; they mean nothing then
+  const leased = status === "in_progress"
   return Option.some({
     id: text(0) ?? "",
     queue: text(1) ?? "",
@@ -125,8 +127,8 @@ const toRecord = (values: unknown): Option.Option<Backend.TaskRecord> => {
     status: isStatus(status) ? status : "pending",
     runAt: num(6) ?? 0,
     attempts: num(7) ?? 0,
-    leaseOwner: text(8),
-    leaseUntil: num(9),
+    leaseOwner: leased ? text(8) : null,
+    leaseUntil: leased ? num(9) : null,
     enqueuedAt: num(10) ?? 0,
     startedAt: num(11),
     finishedAt: num(12),

@@ -7,7 +7,9 @@
  * Key layout (all keys of one store share the hash tag `{prefix}`, so they live in one hash slot
  * and every script runs on one node of a Redis Cluster):
  *
- * - `sitq:{p}:t:<id>`        hash, one per task (the record's fields, plus `seq` and `rm`)
+ * - `sitq:{p}:t:<id>`        hash, one per task (the record's fields, plus `seq` and `rm`); the
+ *                            lease fields are only meaningful while the status is `in_progress`
+ *                            (they are left in place, not deleted, when a task leaves it)
  * - `sitq:{p}:seq`           INCR counter: the enqueue sequence
  * - `sitq:{p}:dedup`         hash dedup key -> id of the pending/running task holding it
  * - `sitq:{p}:counts`        hash "<queue>\n<status>" -> count (stats)
@@ -252,7 +254,6 @@ for i = 7, #ARGV do
       local f = redis.call('HMGET', t, 'priority', 'rm', 'status', 'seq')
       if f[3] == 'in_progress' then
         redis.call('HSET', t, 'status', 'pending')
-        redis.call('HDEL', t, 'leaseOwner', 'leaseUntil')
         move_status(id, q, f[4], 'in_progress', 'pending')
         redis.call('ZADD', rk, -tonumber(f[1]), f[2])
       end
@@ -354,7 +355,8 @@ for i = 0, n - 1 do
   local o = 6 + i * 12
   local kind, id, owner, attempt = ARGV[o], ARGV[o + 1], ARGV[o + 2], ARGV[o + 3]
   local t = tk(id)
-  local f = redis.call('HMGET', t, 'status', 'leaseOwner', 'attempts', 'queue', 'seq', 'key', 'rm', 'priority', 'runAt')
+  local f = redis.call('HMGET', t, 'status', 'leaseOwner', 'attempts', 'queue', 'seq', 'key', 'rm', 'priority', 'runAt',
+    'errTag', 'traceback')
   if f[1] == 'in_progress' and f[2] == owner and f[3] == attempt then
     local q, seq = f[4], f[5]
     -- a running task is only in its queue's in-flight set
@@ -363,11 +365,11 @@ for i = 0, n - 1 do
     local has_tb = ARGV[o + 10] == '1'
     if kind == 'S' then
       redis.call('HSET', t, 'status', 'success', 'result', ARGV[o + 5], 'finishedAt', now_s)
-      redis.call('HDEL', t, 'leaseOwner', 'leaseUntil', 'errTag', 'errMsg', 'errData', 'traceback')
+      if f[10] or f[11] then redis.call('HDEL', t, 'errTag', 'errMsg', 'errData', 'traceback') end
     else
       -- Failed or Retrying: the error and traceback of this attempt
       local set = { 'errTag', ARGV[o + 7], 'errMsg', ARGV[o + 8] }
-      local del = { 'leaseOwner', 'leaseUntil' }
+      local del = {}
       if flags == 'ED' then
         table.insert(set, 'errData')
         table.insert(set, ARGV[o + 9])
@@ -395,10 +397,9 @@ for i = 0, n - 1 do
       end
       if kind == 'R' then
         redis.call('HSET', t, 'status', 'pending', 'attempts', tonumber(f[3]) - 1)
-        redis.call('HDEL', t, 'leaseOwner', 'leaseUntil')
       else
         redis.call('HSET', t, unpack(set))
-        redis.call('HDEL', t, unpack(del))
+        if #del > 0 then redis.call('HDEL', t, unpack(del)) end
       end
     end
     if kind == 'S' or kind == 'F' then
@@ -445,7 +446,6 @@ if not is_live(f[1]) then return 'finished' end
 local q = f[2]
 unschedule(id, q, f[5])
 redis.call('HSET', t, 'status', 'cancelled', 'finishedAt', now_s)
-redis.call('HDEL', t, 'leaseOwner', 'leaseUntil')
 move_status(id, q, f[3], f[1], 'cancelled')
 release_key(id, f[4])
 retain(id, q, 'cancelled', retention)
