@@ -58,6 +58,9 @@ export type RedisBackendOptions = RedisConnection & {
   readonly connectionName?: string | undefined
 }
 
+/** The version of the key layout described in `./redis/scripts.ts`, kept in `sitq:{prefix}:meta`. */
+const LAYOUT_VERSION = "1"
+
 type Arg = string | Buffer | number
 type ScriptCall = (...args: Array<Arg>) => Promise<unknown>
 
@@ -70,8 +73,11 @@ const messageOf = (cause: unknown): string => cause instanceof Error ? cause.mes
 
 const queryError = (what: string) => (cause: unknown): BackendError =>
   new BackendError({
-    reason: /Connection is closed|connection is closed|Stream isn't writeable/.test(messageOf(cause))
+    reason: /Connection is closed/i.test(messageOf(cause))
       ? "Closed"
+      : /max retries per request|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Command timed out|Stream isn't writeable/i
+          .test(messageOf(cause))
+      ? "Unavailable"
       : "Query",
     message: `redis ${what}: ${messageOf(cause)}`,
     cause
@@ -256,6 +262,24 @@ export const make = (options: RedisBackendOptions): Effect.Effect<Backend.Backen
     const events = yield* Effect.acquireRelease(PubSub.unbounded<Backend.BackendEvent>(), PubSub.shutdown)
     const client = yield* connection(options, name, connectTimeout, true)
     const subscriber = yield* connection(options, `${name}:sub`, connectTimeout, false)
+
+    // The store's marker: a hash with the layout version. Anything else under the prefix is not ours.
+    const marker = yield* Effect.tryPromise({
+      try: () => client.multi().hsetnx(`${base}meta`, "version", LAYOUT_VERSION).hget(`${base}meta`, "version").exec(),
+      catch: schemaOrQuery("open")
+    }).pipe(Effect.map((replies) => {
+      const failed = replies?.find(([error]) => error !== null)?.[0]
+      return failed ? { error: failed } : { version: str(replies?.[1]?.[1] ?? "") }
+    }))
+    if ("error" in marker) return yield* Effect.fail(schemaOrQuery("open")(marker.error))
+    if (marker.version !== LAYOUT_VERSION) {
+      return yield* Effect.fail(
+        new BackendError({
+          reason: "Schema",
+          message: `redis: the keys under ${base} are a sitq store of layout ${marker.version}; this version reads layout ${LAYOUT_VERSION}`
+        })
+      )
+    }
 
     for (const def of Object.values(scripts)) client.defineCommand(def.name, { numberOfKeys: 1, lua: def.lua })
     const table = client as unknown as Record<string, ScriptCall>

@@ -5,6 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Duration, Effect, Exit, Layer, Option, Queue, TestClock } from "effect"
+import { Redis } from "ioredis"
 import type { NewTask } from "../../src/Backend.js"
 import { Backend } from "../../src/Backend.js"
 import { RedisBackend } from "../../src/backends/redis.js"
@@ -346,4 +347,28 @@ describe("RedisBackend port", () => {
       }
       assert.isBelow(took, 2_500)
     }))
+
+  it.live("keys under the prefix that are not a sitq store of this layout fail the layer with reason Schema", () =>
+    Effect.gen(function*() {
+      const prefix = freshPrefix()
+      yield* Effect.addFinalizer(() => Effect.promise(() => deleteStore(prefix)))
+      const raw = yield* Effect.acquireRelease(
+        Effect.sync(() => new Redis(redisUrl())),
+        (c) => Effect.promise(() => c.quit().catch(() => "OK"))
+      )
+      const open = Layer.build(RedisBackend.layer({ url: redisUrl(), prefix })).pipe(Effect.scoped, Effect.flip)
+      yield* Effect.promise(() => raw.set(`sitq:{${prefix}}:meta`, "something else"))
+      const wrongType = yield* open
+      assert.instanceOf(wrongType, BackendError)
+      assert.strictEqual((wrongType as BackendError).reason, "Schema")
+      yield* Effect.promise(() => raw.del(`sitq:{${prefix}}:meta`).then(() => raw.hset(`sitq:{${prefix}}:meta`, "version", "999")))
+      const newer = yield* open
+      assert.strictEqual((newer as BackendError).reason, "Schema")
+      assert.match((newer as BackendError).message, /layout 999/)
+      // and a store of this layout opens twice (the marker is kept)
+      yield* Effect.promise(() => raw.del(`sitq:{${prefix}}:meta`))
+      yield* Layer.build(RedisBackend.layer({ url: redisUrl(), prefix })).pipe(Effect.scoped)
+      yield* Layer.build(RedisBackend.layer({ url: redisUrl(), prefix })).pipe(Effect.scoped)
+      assert.strictEqual(yield* Effect.promise(() => raw.hget(`sitq:{${prefix}}:meta`, "version")), "1")
+    }).pipe(Effect.scoped))
 })
