@@ -17,8 +17,8 @@
  */
 import { Clock, Duration, Effect, Layer, Option, PubSub, Redacted } from "effect"
 import type { Scope } from "effect"
-import { Redis } from "ioredis"
-import type { RedisOptions } from "ioredis"
+import { Cluster, Redis } from "ioredis"
+import type { ClusterNode, ClusterOptions, RedisOptions } from "ioredis"
 import { randomUUID } from "node:crypto"
 import type * as Backend from "../Backend.js"
 import { Backend as BackendTag, statuses } from "../Backend.js"
@@ -26,8 +26,9 @@ import { BackendError } from "../Errors.js"
 import { scripts } from "./redis/scripts.js"
 
 /**
- * Where the Redis server is: a URL (`redis://user:pass@host:6379/0`, `rediss://` for TLS), or a
- * full `ioredis` options object.
+ * Where the Redis server is: a URL (`redis://user:pass@host:6379/0`, `rediss://` for TLS), a full
+ * `ioredis` options object, or the seed nodes of a Redis Cluster (every key of one store shares
+ * one hash tag, so a store lives in one slot of the cluster).
  *
  * @since 0.1.0
  * @category models
@@ -35,6 +36,7 @@ import { scripts } from "./redis/scripts.js"
 export type RedisConnection =
   | { readonly url: string | Redacted.Redacted<string>; readonly options?: RedisOptions | undefined }
   | { readonly options: RedisOptions }
+  | { readonly cluster: ReadonlyArray<ClusterNode>; readonly clusterOptions?: ClusterOptions | undefined }
 
 /**
  * Options of {@link layer}.
@@ -181,6 +183,49 @@ const schemaOrQuery = (what: string) => (cause: unknown): BackendError =>
     ? new BackendError({ reason: "Schema", message: `redis ${what}: not a sitq store: ${messageOf(cause)}`, cause })
     : queryError(what)(cause)
 
+/** A connection to a single server or to a cluster: both speak the same commands. */
+type Client = Redis | Cluster
+
+/** Builds the (not yet connected) client; `started` turns reconnection on once the first connect worked. */
+const makeClient = (
+  options: RedisBackendOptions,
+  connectionName: string,
+  timeoutMs: number,
+  autoPipelining: boolean,
+  started: () => boolean
+): Client => {
+  if ("cluster" in options) {
+    const base: ClusterOptions = options.clusterOptions ?? {}
+    return new Cluster(Array.from(options.cluster), {
+      ...base,
+      lazyConnect: true,
+      enableAutoPipelining: base.enableAutoPipelining ?? autoPipelining,
+      clusterRetryStrategy: (times: number, reason?: Error) =>
+        started()
+          ? (base.clusterRetryStrategy ? base.clusterRetryStrategy(times, reason) : Math.min(100 + times * 50, 2000))
+          : null,
+      redisOptions: {
+        ...base.redisOptions,
+        connectionName,
+        connectTimeout: base.redisOptions?.connectTimeout ?? timeoutMs
+      }
+    })
+  }
+  const base: RedisOptions = options.options ?? {}
+  const merged: RedisOptions = {
+    ...base,
+    lazyConnect: true,
+    connectionName,
+    connectTimeout: base.connectTimeout ?? timeoutMs,
+    enableAutoPipelining: base.enableAutoPipelining ?? autoPipelining,
+    retryStrategy: (times: number) =>
+      started() ? (base.retryStrategy ? base.retryStrategy(times) : Math.min(times * 50, 1000)) : null
+  }
+  return "url" in options
+    ? new Redis(typeof options.url === "string" ? options.url : Redacted.value(options.url), merged)
+    : new Redis(merged)
+}
+
 /**
  * Opens one connection and checks it at once: a server that is not there fails with reason
  * `"Connect"` within the connect timeout instead of retrying forever. Once connected, a lost
@@ -191,24 +236,12 @@ const connection = (
   connectionName: string,
   connectTimeout: Duration.Duration,
   autoPipelining: boolean
-): Effect.Effect<Redis, BackendError, Scope.Scope> =>
+): Effect.Effect<Client, BackendError, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.suspend(() => {
       const state = { started: false, lastError: "" }
-      const base: RedisOptions = options.options ?? {}
       const timeoutMs = Math.max(1, Math.round(Duration.toMillis(connectTimeout)))
-      const merged: RedisOptions = {
-        ...base,
-        lazyConnect: true,
-        connectionName,
-        connectTimeout: base.connectTimeout ?? timeoutMs,
-        enableAutoPipelining: base.enableAutoPipelining ?? autoPipelining,
-        retryStrategy: (times: number) =>
-          state.started ? (base.retryStrategy ? base.retryStrategy(times) : Math.min(times * 50, 1000)) : null
-      }
-      const client = "url" in options
-        ? new Redis(typeof options.url === "string" ? options.url : Redacted.value(options.url), merged)
-        : new Redis(merged)
+      const client = makeClient(options, connectionName, timeoutMs, autoPipelining, () => state.started)
       client.on("error", (error: unknown) => {
         state.lastError = messageOf(error)
       })
