@@ -16,7 +16,7 @@
  * @since 0.1.0
  */
 import { Clock, Duration, Effect, Layer, Option, PubSub, Redacted } from "effect"
-import type { Scope } from "effect"
+import type { Config, ConfigError, Scope } from "effect"
 import { Cluster, Redis } from "ioredis"
 import type { ClusterNode, ClusterOptions, RedisOptions } from "ioredis"
 import { randomUUID } from "node:crypto"
@@ -545,9 +545,30 @@ export const layer = (options: RedisBackendOptions): Layer.Layer<Backend.Backend
   Layer.scoped(BackendTag, make(options))
 
 /**
+ * The layer with its options read from `Config`.
+ *
+ * @example
+ * ```ts
+ * import { Config } from "effect"
+ * import { RedisBackend } from "sitq/redis"
+ *
+ * const BackendLive = RedisBackend.layerConfig(
+ *   Config.all({ url: Config.redacted("REDIS_URL"), prefix: Config.withDefault(Config.string("SITQ_PREFIX"), "default") })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config<RedisBackendOptions>
+): Layer.Layer<Backend.Backend, BackendError | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(config, layer))
+
+/**
  * The Redis backend as a namespace: `RedisBackend.layer({ url })`.
  *
  * @since 0.1.0
  * @category layers
  */
-export const RedisBackend = { make, layer } as const
+export const RedisBackend = { make, layer, layerConfig } as const

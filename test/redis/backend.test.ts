@@ -4,7 +4,7 @@
  * error for a server that is not there.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Duration, Effect, Exit, Layer, Option, Queue, TestClock } from "effect"
+import { Chunk, Config, ConfigProvider, Duration, Effect, Exit, Layer, Option, Queue, TestClock } from "effect"
 import { Redis } from "ioredis"
 import type { NewTask } from "../../src/Backend.js"
 import { Backend } from "../../src/Backend.js"
@@ -370,5 +370,23 @@ describe("RedisBackend port", () => {
       yield* Layer.build(RedisBackend.layer({ url: redisUrl(), prefix })).pipe(Effect.scoped)
       yield* Layer.build(RedisBackend.layer({ url: redisUrl(), prefix })).pipe(Effect.scoped)
       assert.strictEqual(yield* Effect.promise(() => raw.hget(`sitq:{${prefix}}:meta`, "version")), "1")
+    }).pipe(Effect.scoped))
+
+  it.live("layerConfig reads the options from Config", () =>
+    Effect.gen(function*() {
+      const prefix = freshPrefix()
+      yield* Effect.addFinalizer(() => Effect.promise(() => deleteStore(prefix)))
+      const provider = ConfigProvider.fromMap(new Map([["REDIS_URL", redisUrl()], ["PREFIX", prefix]]))
+      const ctx = yield* Layer.build(
+        RedisBackend.layerConfig(Config.all({ url: Config.redacted("REDIS_URL"), prefix: Config.string("PREFIX") }))
+      ).pipe(Effect.withConfigProvider(provider))
+      const b = ctx.unsafeMap.get(Backend.key) as Backend
+      const t = task()
+      yield* b.enqueue([t])
+      const raw = yield* Effect.acquireRelease(
+        Effect.sync(() => new Redis(redisUrl())),
+        (c) => Effect.promise(() => c.quit().catch(() => "OK"))
+      )
+      assert.strictEqual(yield* Effect.promise(() => raw.exists(`sitq:{${prefix}}:t:${t.id}`)), 1)
     }).pipe(Effect.scoped))
 })

@@ -640,13 +640,26 @@ return best_s
 const script = (body: string): string =>
   `${prelude}\nlocal function main()\n${body}\nend\nlocal result = main()\nflush_counts()\nreturn result\n`
 
-/** @internal */
+/**
+ * A script: the name it is registered under with ioredis `defineCommand`, and its source.
+ *
+ * @since 0.1.0
+ * @category internal
+ * @internal
+ */
 export interface ScriptDefinition {
   readonly name: string
   readonly lua: string
 }
 
-/** @internal */
+/**
+ * Every script of the Redis backend. Each takes one key (`sitq:{prefix}:all`, which routes it to
+ * the store's slot) and the arguments `base, instance, ...` (see each script's comment).
+ *
+ * @since 0.1.0
+ * @category internal
+ * @internal
+ */
 export const scripts = {
   enqueue: { name: "sitqEnqueue", lua: script(enqueue) },
   claim: { name: "sitqClaim", lua: script(claim) },
