@@ -216,6 +216,7 @@ export const make = (
     const serializer = yield* Serializer
     const pollInterval = D.decode(options.resultPollInterval ?? "250 millis")
     const waiters = new Map<string, Set<Deferred.Deferred<void>>>()
+    const codecs = Codec.cache(serializer)
 
     const events = yield* backend.subscribe
     yield* Queue.take(events).pipe(
@@ -291,7 +292,7 @@ export const make = (
       Effect.gen(function*() {
         const encoded = yield* Effect.forEach(
           payloads,
-          (payload) => Codec.encode(task.payload, serializer, payload, `payload of task '${task.name}'`)
+          codecs(task).payload.encode
         )
         const now = yield* Clock.currentTimeMillis
         const runAt = runAtOf(now, opts)
@@ -314,7 +315,7 @@ export const make = (
       enqueue: (task, ...args) => {
         const [payload, opts] = args
         return Effect.gen(function*() {
-          const bytes = yield* Codec.encode(task.payload, serializer, payload, `payload of task '${task.name}'`)
+          const bytes = yield* codecs(task).payload.encode(payload)
           const now = yield* Clock.currentTimeMillis
           const [result] = yield* backend.enqueue([{
             id: uuidv7FromMillis(now),
@@ -362,12 +363,7 @@ export const make = (
           }
           if (rec.status === "success") {
             // Decoded by the task's success schema, so it is a `Task.Success<T>`.
-            const value = (yield* Codec.decode(
-              task.success,
-              serializer,
-              rec.result ?? new Uint8Array(0),
-              `result of task '${task.name}'`
-            )) as Task.Success<T>
+            const value = (yield* codecs(task).success.decode(rec.result ?? new Uint8Array(0))) as Task.Success<T>
             return value
           }
           if (rec.status === "cancelled") {

@@ -105,12 +105,26 @@ const tasksCounter = Metric.counter("sitq_worker_tasks", {
   description: "Task attempts finished by sitq workers, by outcome",
   incremental: true
 })
+const outcomeCount = {
+  Succeeded: "succeeded",
+  Failed: "failed",
+  Retrying: "retried",
+  Released: "released"
+} as const
+const outcomeCounters: Record<B.Outcome["_tag"], Metric.Metric.Counter<number>> = {
+  Succeeded: Metric.tagged(tasksCounter, "outcome", "Succeeded"),
+  Failed: Metric.tagged(tasksCounter, "outcome", "Failed"),
+  Retrying: Metric.tagged(tasksCounter, "outcome", "Retrying"),
+  Released: Metric.tagged(tasksCounter, "outcome", "Released")
+}
 
 type Mode = "run" | "drain"
 
 interface Internal {
   readonly service: WorkerService
   readonly loop: Fiber.RuntimeFiber<void>
+  /** Waits until every outcome submitted so far is recorded. */
+  readonly idle: Effect.Effect<void>
 }
 
 const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
@@ -120,7 +134,6 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
   Effect.gen(function*() {
     const backend = yield* Backend
     const serializer = yield* Serializer
-    const context = yield* Effect.context<Handler.Context<H[number]>>()
     const concurrency = Math.max(1, options.concurrency ?? 10)
     const batchSize = Math.max(1, options.batchSize ?? concurrency)
     const refill = Math.max(1, Math.floor(concurrency / 4))
@@ -132,6 +145,7 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
     const shutdownTimeout = D.decode(options.shutdownTimeout ?? "10 seconds")
     const owner = options.workerId ?? uuidv7FromMillis(yield* Clock.currentTimeMillis)
     const handlers = new Map<string, Handler.Any>(options.handlers.map((h) => [h.task.name, h]))
+    const codecs = Codec.cache(serializer)
     const queues: ReadonlyArray<string> = options.queues ??
       (options.handlers.length === 0 ? [defaultQueue] : Array.from(new Set(options.handlers.map((h) => h.task.queue))))
     const queueSet = new Set(queues)
@@ -141,34 +155,32 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
     const active = new Map<string, B.Lease>()
     const wake = yield* Effect.makeLatch(false)
 
+    let backlog = false
+
     // Created first, so closed last: outcomes of interrupted tasks are still recorded on shutdown.
-    const submit = yield* Batcher.make(
-      (outcomes: ReadonlyArray<B.Outcome>) =>
-        backend.settle(outcomes).pipe(
+    const outcomes = yield* Batcher.make({
+      flush: (batch: ReadonlyArray<B.Outcome>) =>
+        backend.settle(batch).pipe(
           Effect.retry(Schedule.exponential("50 millis").pipe(Schedule.intersect(Schedule.recurs(5))))
         ),
-      Math.max(64, concurrency)
-    )
+      onResult: (outcome, exit: Exit.Exit<boolean, BackendError>) => {
+        if (Exit.isFailure(exit)) {
+          return Effect.logError("sitq: could not record a task outcome; its lease will expire and it will run again")
+            .pipe(Effect.annotateLogs({ task: outcome.lease.id, outcome: outcome._tag, cause: Cause.pretty(exit.cause) }))
+        }
+        if (!exit.value) {
+          counts.refused++
+          return Effect.void
+        }
+        counts[outcomeCount[outcome._tag]]++
+        return Metric.increment(outcomeCounters[outcome._tag])
+      },
+      maxBatch: Math.max(64, concurrency)
+    })
     const running = yield* FiberMap.make<string>()
-
-    const record = (outcome: B.Outcome) =>
-      submit(outcome).pipe(
-        Effect.map((accepted) => {
-          if (!accepted) counts.refused++
-          else if (outcome._tag === "Succeeded") counts.succeeded++
-          else if (outcome._tag === "Failed") counts.failed++
-          else if (outcome._tag === "Retrying") counts.retried++
-          else counts.released++
-          return accepted
-        }),
-        Effect.tap((accepted) => accepted ? Metric.increment(Metric.tagged(tasksCounter, "outcome", outcome._tag)) : Effect.void),
-        Effect.catchAll((error) =>
-          Effect.logError("sitq: could not record a task outcome; its lease will expire and it will run again").pipe(
-            Effect.annotateLogs({ task: outcome.lease.id, outcome: outcome._tag, error: error.message })
-          )
-        ),
-        Effect.uninterruptible
-      )
+    // The runtime is captured once: every task fiber runs with the worker's context, which holds
+    // the handlers' requirements.
+    const fork = yield* FiberMap.runtime(running)<Handler.Context<H[number]>>()
 
     /** The outcome of a failed attempt: retry by the task's schedule, or fail for good. */
     const failure = (
@@ -198,7 +210,7 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
         return { _tag: "Failed", lease, error: stored, traceback } satisfies B.Outcome
       })
 
-    const attempt = (rec: B.TaskRecord, lease: B.Lease): Effect.Effect<B.Outcome> => {
+    const attempt = (rec: B.TaskRecord, lease: B.Lease): Effect.Effect<B.Outcome, never, Handler.Context<H[number]>> => {
       const handler = handlers.get(rec.name)
       if (handler === undefined) {
         const error = new UnknownTask({
@@ -217,17 +229,19 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
         attempt: rec.attempts,
         enqueuedAt: rec.enqueuedAt
       }
-      return Codec.decode(task.payload, serializer, rec.payload, `stored payload of task '${rec.name}' (${rec.id})`)
+      const codec = codecs(task)
+      return codec.payload.decode(rec.payload)
         .pipe(
           Effect.matchEffect({
             // A payload that no longer decodes will not decode on a retry either.
             onFailure: (error) => failure(rec, lease, error, null, undefined),
             onSuccess: (payload) => {
-              // `handlers` lost each handler's own requirements; all of them are in `context`.
-              const run = Effect.provide(
-                handler.run(payload, taskContext) as Effect.Effect<unknown, unknown, Handler.Context<H[number]>>,
-                context
-              )
+              // `handlers` lost each handler's own requirements; the task fiber's runtime has them all.
+              const run = handler.run(payload, taskContext) as Effect.Effect<
+                unknown,
+                unknown,
+                Handler.Context<H[number]>
+              >
               const timed = task.timeout === undefined ? run : Effect.timeoutFail(run, {
                 duration: task.timeout,
                 onTimeout: () =>
@@ -239,7 +253,7 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
               })
               return Effect.flatMap(Effect.exit(timed), (exit) => {
                 if (Exit.isSuccess(exit)) {
-                  return Codec.encode(task.success, serializer, exit.value, `result of task '${rec.name}'`).pipe(
+                  return codec.success.encode(exit.value).pipe(
                     Effect.matchEffect({
                       onFailure: (error) => failure(rec, lease, error, null, undefined),
                       onSuccess: (result) => Effect.succeed<B.Outcome>({ _tag: "Succeeded", lease, result })
@@ -263,21 +277,30 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
 
     const process = (rec: B.TaskRecord) => {
       const lease: B.Lease = { id: rec.id, owner, attempt: rec.attempts }
+      let submitted = false
+      const submit = (outcome: B.Outcome) =>
+        Effect.sync(() => {
+          if (submitted) return
+          submitted = true
+          outcomes.submit(outcome)
+        })
       return attempt(rec, lease).pipe(
-        Effect.flatMap(record),
+        Effect.flatMap(submit),
         // Interrupted by shutdown, cancellation or a lost lease: give the task back. The backend
         // refuses this when the lease is no longer ours (cancelled, re-claimed).
-        Effect.onInterrupt(() => record({ _tag: "Released", lease })),
+        Effect.onInterrupt(() => submit({ _tag: "Released", lease })),
         Effect.ensuring(Effect.sync(() => {
           active.delete(rec.id)
-          wake.unsafeOpen()
+          // Wake the claim loop when it has something to do: a refill's worth of free slots while
+          // work is known to be waiting, or nothing left running (drain ends, an idle worker polls).
+          if (active.size === 0 || (backlog && concurrency - active.size >= refill)) wake.unsafeOpen()
         }))
       )
     }
 
     const start = (rec: B.TaskRecord) => {
       active.set(rec.id, { id: rec.id, owner, attempt: rec.attempts })
-      return FiberMap.run(running, rec.id, process(rec))
+      fork(rec.id, process(rec))
     }
 
     const interruptTask = (id: string) =>
@@ -337,7 +360,6 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
       )
 
     const loop = Effect.gen(function*() {
-      let backlog = false
       while (true) {
         yield* wake.close
         const free = concurrency - active.size
@@ -345,15 +367,21 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
           yield* wake.await
           continue
         }
+        // Draining: record every outcome before looking again, so a retry that is due now is seen.
+        const settled = mode === "drain" && active.size === 0
+        if (settled) yield* outcomes.idle
         const limit = Math.min(free, batchSize)
         const claimed = yield* backend.claim({ owner, queues, limit, leaseMillis }).pipe(Effect.catchAll(claimFailed))
         counts.claimed += claimed.length
-        for (const rec of claimed) yield* start(rec)
+        for (const rec of claimed) start(rec)
         backlog = claimed.length === limit
         if (backlog) continue
         if (mode === "drain") {
-          if (active.size === 0) return
-          yield* wake.await
+          // Done when a claim made with every outcome recorded and nothing running finds nothing.
+          // (Claimed tasks may already have finished: a task fiber runs synchronously until it
+          // first waits.)
+          if (settled && claimed.length === 0) return
+          if (active.size > 0) yield* wake.await
           continue
         }
         yield* idleWait
@@ -387,7 +415,7 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
       running: Effect.sync(() => active.size),
       stats: Effect.sync(() => ({ ...counts }))
     }
-    return { service, loop: loopFiber }
+    return { service, loop: loopFiber, idle: outcomes.idle }
   })
 
 /**
@@ -463,7 +491,7 @@ export class Worker extends Context.Tag("sitq/Worker")<Worker, WorkerService>() 
   ): Effect.Effect<WorkerStats, never, Backend | Serializer | Handler.Context<H[number]>> {
     return Effect.scoped(
       Effect.flatMap(makeInternal(options, "drain"), (internal) =>
-        Effect.zipRight(Fiber.join(internal.loop), internal.service.stats))
+        Effect.zipRight(Effect.zipRight(Fiber.join(internal.loop), internal.idle), internal.service.stats))
     )
   }
 }

@@ -1,40 +1,61 @@
 /**
- * Group commit: many fibers submit one item each; one fiber flushes whatever has accumulated as a
- * single batch and answers each submitter. Under load a batch holds everything that arrived while
- * the previous flush ran, so a backend round trip is paid per batch, not per task. (Effect's
- * request batching only batches requests made within one `Effect.forEach`, not across fibers.)
+ * Group commit: many fibers submit one item each without waiting; one fiber flushes whatever has
+ * accumulated as a single batch and hands each item's result to `onResult`. Under load a batch
+ * holds everything that arrived while the previous flush ran, so a backend round trip is paid per
+ * batch, not per task. (Effect's request batching only batches requests made within one
+ * `Effect.forEach`, not across fibers.)
+ *
+ * `idle` waits until everything submitted so far has been flushed; closing the scope flushes what
+ * is left before the flusher stops.
  *
  * @internal
  */
 import type { Scope } from "effect"
-import { Deferred, Effect, Exit, Queue } from "effect"
+import { Effect, Exit, Queue } from "effect"
 
 /** @internal */
-export const make = <A, B, E>(
-  flush: (items: ReadonlyArray<A>) => Effect.Effect<ReadonlyArray<B>, E>,
-  maxBatch: number
-): Effect.Effect<(item: A) => Effect.Effect<B, E>, never, Scope.Scope> =>
+export interface Batcher<A> {
+  readonly submit: (item: A) => void
+  readonly idle: Effect.Effect<void>
+}
+
+/** @internal */
+export const make = <A, B, E>(options: {
+  readonly flush: (items: ReadonlyArray<A>) => Effect.Effect<ReadonlyArray<B>, E>
+  readonly onResult: (item: A, result: Exit.Exit<B, E>) => Effect.Effect<void>
+  readonly maxBatch: number
+}): Effect.Effect<Batcher<A>, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const queue = yield* Effect.acquireRelease(
-      Queue.unbounded<readonly [A, Deferred.Deferred<B, E>]>(),
-      Queue.shutdown
-    )
-    yield* Queue.takeBetween(queue, 1, maxBatch).pipe(
-      Effect.flatMap((chunk) => {
-        const entries = Array.from(chunk)
-        return Effect.map(Effect.exit(flush(entries.map(([item]) => item))), (exit) => {
-          entries.forEach(([, deferred], i) => {
-            Deferred.unsafeDone(
-              deferred,
-              Exit.isSuccess(exit) ? Exit.succeed(exit.value[i]!) : exit as Exit.Exit<never, E>
-            )
-          })
-        })
-      }),
-      Effect.forever,
-      Effect.forkScoped
-    )
-    return (item: A) =>
-      Effect.flatMap(Deferred.make<B, E>(), (deferred) =>
-        Effect.zipRight(Queue.offer(queue, [item, deferred] as const), Deferred.await(deferred)))
+    const queue = yield* Queue.unbounded<A>()
+    const idleLatch = yield* Effect.makeLatch(true)
+    let pending = 0
+
+    const flushOnce = Effect.flatMap(Queue.takeBetween(queue, 1, options.maxBatch), (chunk) => {
+      const items = Array.from(chunk)
+      return Effect.flatMap(Effect.exit(options.flush(items)), (exit) =>
+        Effect.forEach(
+          items,
+          (item, i) => options.onResult(item, Exit.map(exit, (results) => results[i]!)),
+          { discard: true }
+        )).pipe(
+          Effect.ensuring(Effect.sync(() => {
+            pending -= items.length
+            if (pending === 0) idleLatch.unsafeOpen()
+          }))
+        )
+    })
+
+    const idle = idleLatch.await
+    yield* Effect.forkScoped(Effect.forever(flushOnce))
+    // Added after the flusher, so it runs before the flusher is interrupted: flush what is left.
+    yield* Effect.addFinalizer(() => idle)
+
+    return {
+      submit: (item) => {
+        pending++
+        idleLatch.unsafeClose()
+        Queue.unsafeOffer(queue, item)
+      },
+      idle
+    }
   })

@@ -1,5 +1,6 @@
 /**
  * Schema + Serializer: typed values to bytes and back, and errors to `StoredError` and back.
+ * Parsers are built once per schema (`compile`) and cached per task definition, not per call.
  *
  * @internal
  */
@@ -7,34 +8,59 @@ import { Effect, ParseResult, Predicate, Schema } from "effect"
 import type { StoredError } from "../Backend.js"
 import { BuiltinTaskError, SerializationError } from "../Errors.js"
 import type { SerializerService } from "../Serializer.js"
-import type { AnySchema } from "../Task.js"
+import type { AnySchema, Task } from "../Task.js"
 
 const parseMessage = (what: string, error: ParseResult.ParseError): SerializationError =>
   new SerializationError({ message: `${what}: ${ParseResult.TreeFormatter.formatErrorSync(error)}`, cause: error })
 
-/** Encodes a typed value with its schema, then serializes it. @internal */
-export const encode = (
-  schema: AnySchema,
-  serializer: SerializerService,
-  value: unknown,
-  what: string
-): Effect.Effect<Uint8Array, SerializationError> =>
-  Schema.encodeUnknown(schema as Schema.Schema<unknown, unknown>)(value).pipe(
-    Effect.mapError((e) => parseMessage(what, e)),
-    Effect.flatMap(serializer.encode)
-  )
+/** A schema's value to bytes and back, with the parsers built once. @internal */
+export interface Codec {
+  readonly encode: (value: unknown) => Effect.Effect<Uint8Array, SerializationError>
+  readonly decode: (bytes: Uint8Array) => Effect.Effect<unknown, SerializationError>
+}
 
-/** Deserializes bytes, then decodes them with the schema. @internal */
-export const decode = (
-  schema: AnySchema,
-  serializer: SerializerService,
-  bytes: Uint8Array,
-  what: string
-): Effect.Effect<unknown, SerializationError> =>
-  serializer.decode(bytes).pipe(
-    Effect.flatMap((u) => Schema.decodeUnknown(schema as Schema.Schema<unknown, unknown>)(u)),
-    Effect.mapError((e) => ParseResult.isParseError(e) ? parseMessage(what, e) : e)
-  )
+/** @internal */
+export const compile = (schema: AnySchema, serializer: SerializerService, what: string): Codec => {
+  const s = schema as Schema.Schema<unknown, unknown>
+  const encodeValue = Schema.encodeUnknown(s)
+  const decodeValue = Schema.decodeUnknown(s)
+  const onParse = (e: ParseResult.ParseError | SerializationError) =>
+    ParseResult.isParseError(e) ? parseMessage(what, e) : e
+  return {
+    encode: (value) =>
+      encodeValue(value).pipe(
+        Effect.mapError(onParse),
+        Effect.flatMap(serializer.encode)
+      ),
+    decode: (bytes) =>
+      serializer.decode(bytes).pipe(
+        Effect.flatMap(decodeValue),
+        Effect.mapError(onParse)
+      )
+  }
+}
+
+/** The codecs of one task definition. @internal */
+export interface TaskCodecs {
+  readonly payload: Codec
+  readonly success: Codec
+}
+
+/** Codecs per task definition, built on first use. @internal */
+export const cache = (serializer: SerializerService) => {
+  const codecs = new WeakMap<Task.Any, TaskCodecs>()
+  return (task: Task.Any): TaskCodecs => {
+    let c = codecs.get(task)
+    if (c === undefined) {
+      c = {
+        payload: compile(task.payload, serializer, `payload of task '${task.name}'`),
+        success: compile(task.success, serializer, `result of task '${task.name}'`)
+      }
+      codecs.set(task, c)
+    }
+    return c
+  }
+}
 
 const tagOf = (error: unknown): string =>
   Predicate.hasProperty(error, "_tag") && typeof error._tag === "string"
@@ -49,6 +75,7 @@ const messageOf = (error: unknown): string =>
     : tagOf(error)
 
 const isBuiltin = Schema.is(BuiltinTaskError)
+const builtinTags = new Set(["TaskTimeout", "TaskDefect", "UnknownTask", "SerializationError"])
 
 /**
  * Turns the error that ended an attempt into what the backend stores. Builtin errors are encoded
@@ -61,15 +88,11 @@ export const storeError = (
   error: unknown,
   failure: AnySchema,
   serializer: SerializerService
-): Effect.Effect<StoredError> => {
-  const encoded = isBuiltin(error)
-    ? encode(BuiltinTaskError, serializer, error, "error")
-    : encode(failure, serializer, error, "error")
-  return encoded.pipe(
+): Effect.Effect<StoredError> =>
+  compile(isBuiltin(error) ? BuiltinTaskError : failure, serializer, "error").encode(error).pipe(
     Effect.map((data): StoredError => ({ tag: tagOf(error), message: messageOf(error), data })),
     Effect.orElseSucceed((): StoredError => ({ tag: tagOf(error), message: messageOf(error), data: null }))
   )
-}
 
 /**
  * Decodes a stored error: a builtin error by its own schema, anything else by the task's failure
@@ -84,9 +107,7 @@ export const loadError = (
 ): Effect.Effect<unknown> => {
   const fallback = { _tag: stored.tag, message: stored.message }
   if (stored.data === null) return Effect.succeed(fallback)
-  const builtin = ["TaskTimeout", "TaskDefect", "UnknownTask", "SerializationError"].includes(stored.tag)
-  const decoded: Effect.Effect<unknown, SerializationError> = builtin
-    ? decode(BuiltinTaskError, serializer, stored.data, "error")
-    : decode(failure, serializer, stored.data, "error")
-  return decoded.pipe(Effect.orElseSucceed(() => fallback))
+  return compile(builtinTags.has(stored.tag) ? BuiltinTaskError : failure, serializer, "error")
+    .decode(stored.data)
+    .pipe(Effect.orElseSucceed(() => fallback))
 }
