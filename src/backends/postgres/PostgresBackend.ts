@@ -61,7 +61,7 @@ export interface ClientOptions {
   readonly schema?: string | undefined
   /** Periodic purge of finished tasks. */
   readonly retention?: RetentionOptions | undefined
-  /** How often the `LISTEN` connection is checked (a ping through itself); default 2 seconds. */
+  /** How often the `LISTEN` connection is checked (a ping through itself); default 1 second. */
   readonly listenerCheckInterval?: Duration.DurationInput | undefined
   /** How many rows one purge statement deletes; default 1000. */
   readonly purgeBatchSize?: number | undefined
@@ -699,17 +699,19 @@ export const make = (
       }
     }
 
-    const checkEvery = Duration.decode(options.listenerCheckInterval ?? "2 seconds")
+    const checkEvery = Duration.decode(options.listenerCheckInterval ?? "1 second")
+    // Health pings go to a channel of this instance only, so other processes never see them.
+    const pingChannel = `sitq_ping_${origin.replace(/-/g, "")}`
     const listening = yield* Deferred.make<void>()
     const listener = Effect.gen(function*() {
       const pongs = new Map<string, Deferred.Deferred<void>>()
       let nonce = 0
-      const ping = (timeout: Duration.DurationInput) =>
+      const ping = (to: string, timeout: Duration.DurationInput) =>
         Effect.gen(function*() {
           const key = String(nonce++)
           const pong = yield* Deferred.make<void>()
           pongs.set(key, pong)
-          yield* run("listen", "SELECT pg_notify($1, $2)", [channel, `P|${origin}|${key}`]).pipe(
+          yield* run("listen", "SELECT pg_notify($1, $2)", [to, `P|${origin}|${key}`]).pipe(
             Effect.zipRight(
               Effect.timeoutFail(Deferred.await(pong), {
                 duration: timeout,
@@ -720,29 +722,36 @@ export const make = (
             Effect.ensuring(Effect.sync(() => pongs.delete(key)))
           )
         })
-      let sessions = 0
-      const session = Effect.scoped(Effect.gen(function*() {
-        const stream = yield* pg.listen(channel).pipe(
+      const listen = (name: string) =>
+        pg.listen(name).pipe(
           Stream.runForEach(onNotification(pongs)),
           Effect.mapError(toBackendError("listen")),
           Effect.forkScoped
         )
-        // The LISTEN is issued by the stream's fiber: ping until our own notification comes back.
-        yield* ping("100 millis").pipe(Effect.retry(Schedule.recurs(49)))
+      let sessions = 0
+      const session = Effect.scoped(Effect.gen(function*() {
+        // Both channels share the one LISTEN connection of the client.
+        const main = yield* listen(channel)
+        const probe = yield* listen(pingChannel)
+        // The LISTENs are issued by the streams' fibers: ping until our own notifications come back.
+        yield* ping(channel, "100 millis").pipe(Effect.retry(Schedule.recurs(49)))
+        yield* ping(pingChannel, "100 millis").pipe(Effect.retry(Schedule.recurs(49)))
         yield* Deferred.succeed(listening, undefined)
         if (sessions++ > 0) {
           yield* Effect.logInfo("sitq postgres: listener reconnected")
           // Notifications sent while it was down are lost: wake the local workers once.
           yield* PubSub.publishAll(events, readyEvents(knownQueues))
         }
-        const healthy = Effect.sleep(checkEvery).pipe(Effect.zipRight(ping(checkEvery)), Effect.forever)
-        return yield* Effect.raceFirst(healthy, Fiber.join(stream))
+        const healthy = Effect.sleep(checkEvery).pipe(Effect.zipRight(ping(pingChannel, checkEvery)), Effect.forever)
+        // Whichever ends first (a failed ping, a failed stream) ends the session.
+        return yield* Effect.raceFirst(healthy, Effect.raceFirst(Fiber.join(main), Fiber.join(probe)))
       }))
       return yield* session.pipe(
         Effect.catchAllCause((cause) =>
           Cause.isInterruptedOnly(cause)
             ? Effect.failCause(cause)
-            : Effect.logWarning("sitq postgres: listener lost, reconnecting", Cause.pretty(cause)).pipe(
+            : Effect.logWarning("sitq postgres: listener lost, reconnecting").pipe(
+              Effect.annotateLogs("error", Cause.pretty(cause).split("\n")[0] ?? ""),
               Effect.zipRight(Effect.sleep("200 millis"))
             )
         ),
