@@ -60,6 +60,47 @@ describe("SqliteBackend port", () => {
       assert.deepStrictEqual(both.map((r) => r.id), ["other"])
     }).pipe(Effect.provide(freshLayer)))
 
+  it.effect("claim order across several queues and priorities, with not-yet-due tasks in between", () =>
+    Effect.gen(function*() {
+      yield* TestClock.adjust(10_000)
+      const b = yield* Backend
+      const tasks = Array.from({ length: 60 }, (_, i) =>
+        newTask({
+          id: `m${String(i).padStart(2, "0")}`,
+          queue: ["a", "b", "c"][i % 3],
+          priority: (i * 7) % 5,
+          runAt: (i * 13) % 4 === 0 ? 20_000 + i : (i * 37) % 10_000
+        }))
+      yield* b.enqueue(tasks)
+      const due = tasks
+        .map((task, seq) => ({ task, seq }))
+        .filter(({ task }) => task.queue !== "c" && task.runAt <= 10_000)
+        .sort((x, y) => y.task.priority - x.task.priority || x.task.runAt - y.task.runAt || x.seq - y.seq)
+        .map(({ task }) => task.id)
+      const first = yield* b.claim({ owner: "w", queues: ["a", "b"], limit: 7, leaseMillis: 1000 })
+      const rest = yield* b.claim({ owner: "w", queues: ["b", "a"], limit: 100, leaseMillis: 1000 })
+      assert.deepStrictEqual([...first, ...rest].map((r) => r.id), due)
+      assert.isTrue(due.length > 20)
+    }).pipe(Effect.provide(freshLayer)))
+
+  it.effect("claim order with more distinct priorities than the per-priority plan takes", () =>
+    Effect.gen(function*() {
+      yield* TestClock.adjust(1000)
+      const b = yield* Backend
+      const tasks = Array.from({ length: 300 }, (_, i) =>
+        newTask({ id: `p${String(i).padStart(3, "0")}`, priority: (i * 101) % 150, runAt: i % 5 === 0 ? 5000 : i }))
+      yield* b.enqueue(tasks)
+      const due = tasks
+        .map((task, seq) => ({ task, seq }))
+        .filter(({ task }) => task.runAt <= 1000)
+        .sort((x, y) => y.task.priority - x.task.priority || x.task.runAt - y.task.runAt || x.seq - y.seq)
+        .map(({ task }) => task.id)
+      const claimed = yield* claimAll(b, "w", 1000, 50)
+      assert.deepStrictEqual(claimed.map((r) => r.id), due.slice(0, 50))
+      const rest = yield* claimAll(b, "w", 1000, 1000)
+      assert.deepStrictEqual(rest.map((r) => r.id), due.slice(50))
+    }).pipe(Effect.provide(freshLayer)))
+
   it.effect("enqueue order breaks ties across batches and survives ids that sort the other way", () =>
     Effect.gen(function*() {
       const b = yield* Backend

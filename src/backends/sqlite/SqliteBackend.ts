@@ -46,6 +46,13 @@ export interface Options {
   readonly prefix?: string | undefined
   /** How long a statement waits for another process's write lock, in milliseconds (default 5000). */
   readonly busyTimeout?: number | undefined
+  /**
+   * When commits reach the disk. `"normal"` (default; SQLite's advice for WAL mode): a commit
+   * survives a crash of the process, and the last commits before a power loss or OS crash may be
+   * lost (the file stays consistent). `"full"`: every commit is synced, surviving power loss too,
+   * at the price of one fsync per claim, settle and enqueue.
+   */
+  readonly synchronous?: "normal" | "full" | undefined
 }
 
 /**
@@ -230,6 +237,19 @@ const list = (count: number): string => Array.from({ length: count }, () => "?")
 
 const ACTIVE = `status IN ('pending', 'in_progress')`
 
+/**
+ * CTEs `q(name)`: the queues (one parameter each), and `p(queue, x)`: the distinct priorities of
+ * their pending tasks, highest first, each found by one lookup in the claim index.
+ */
+const priorities = (t: string, queues: number): string =>
+  `q(name) AS (VALUES ${placeholders(queues, 1)}),
+   p(queue, x) AS (
+     SELECT name, (SELECT max(priority) FROM ${t} WHERE status = 'pending' AND queue = q.name) FROM q
+     UNION ALL
+     SELECT p.queue, (SELECT max(priority) FROM ${t} WHERE status = 'pending' AND queue = p.queue AND priority < p.x)
+     FROM p WHERE p.x IS NOT NULL
+   )`
+
 const SETTLE_KIND = { Succeeded: 0, Failed: 1, Retrying: 2, Released: 3 } as const
 
 // -----------------------------------------------------------------------------------------------
@@ -253,7 +273,32 @@ const statements = (t: string) => ({
   liveKeys: memo((n: number) =>
     `SELECT id, key FROM ${t} WHERE key IN (${list(n)}) AND ${ACTIVE} ORDER BY seq DESC`
   ),
-  claim: memo((queues: number) =>
+  // The distinct (queue, priority) pairs of pending tasks, by a skip scan of the claim index.
+  pendingPriorities: memo((queues: number) =>
+    `WITH RECURSIVE ${priorities(t, queues)} SELECT queue, x FROM p WHERE x IS NOT NULL`
+  ),
+  // One branch per (queue, priority) pair: each reads only the due part of its range of the claim
+  // index, already in claim order, and the merge stops after `limit` rows, so that pending tasks
+  // not yet due (any number of them) are never read. One UPDATE: SQLite takes the write lock
+  // before it reads, so no other process can claim the same rows.
+  claim: memo((shape: string) => {
+    const [pairs, queues] = shape.split(":").map(Number)
+    const branches = Array.from(
+      { length: pairs },
+      () => `SELECT seq, priority, run_at FROM ${t} WHERE status = 'pending' AND queue = ? AND priority = ? AND run_at <= ?`
+    )
+    branches.push(
+      `SELECT seq, priority, run_at FROM ${t} WHERE status = 'in_progress' AND queue IN (${list(queues)}) AND lease_until <= ?`
+    )
+    return `UPDATE ${t}
+     SET status = 'in_progress', attempts = attempts + 1, lease_owner = ?, lease_until = ?, started_at = ?
+     WHERE seq IN (
+       SELECT seq FROM (${branches.join(" UNION ALL ")} ORDER BY priority DESC, run_at, seq LIMIT ?)
+     )
+     RETURNING *`
+  }),
+  // The same in one scan of the claim index per queue: for stores with very many distinct priorities.
+  claimScan: memo((queues: number) =>
     `UPDATE ${t}
      SET status = 'in_progress', attempts = attempts + 1, lease_owner = ?, lease_until = ?, started_at = ?
      WHERE seq IN (
@@ -308,8 +353,10 @@ const statements = (t: string) => ({
   stats: `SELECT status, count(*) AS n FROM ${t} GROUP BY status`,
   statsQueue: `SELECT status, count(*) AS n FROM ${t} WHERE queue = ? GROUP BY status`,
   nextWakeAt: memo((queues: number) =>
-    `SELECT min(at) AS at FROM (
-       SELECT min(run_at) AS at FROM ${t} WHERE status = 'pending' AND queue IN (${list(queues)})
+    `WITH RECURSIVE ${priorities(t, queues)}
+     SELECT min(at) AS at FROM (
+       SELECT (SELECT min(run_at) FROM ${t} WHERE status = 'pending' AND queue = p.queue AND priority = p.x) AS at
+       FROM p WHERE p.x IS NOT NULL
        UNION ALL
        SELECT min(lease_until) AS at FROM ${t} WHERE status = 'in_progress' AND queue IN (${list(queues)})
      )`
@@ -425,20 +472,31 @@ const makeBackend = (
       )
   }
 
+  /** Above this many (queue, priority) pairs, a claim scans instead (SQLite caps compound selects at 500). */
+  const MAX_BRANCHES = 100
+
   const claim: B.Backend["claim"] = (request) => {
     if (request.limit <= 0 || request.queues.length === 0) return Effect.succeed([])
-    const n = request.queues.length
+    const queues = request.queues
+    const n = queues.length
+    const limit = Math.floor(request.limit)
     return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      sql.unsafe<Row>(s.claim(n), [
-        request.owner,
-        now + request.leaseMillis,
-        now,
-        ...request.queues,
-        now,
-        ...request.queues,
-        now,
-        Math.floor(request.limit)
-      ])).pipe(
+      // Two statements, no transaction: the pairs only shape the claim. A priority that appears
+      // in between (another process enqueues) is seen by the next claim; the claim itself is one
+      // atomic statement either way.
+      Effect.flatMap(
+        sql.unsafe<{ readonly queue: string; readonly x: number }>(s.pendingPriorities(n), queues),
+        (pairs) => {
+          const head = [request.owner, now + request.leaseMillis, now]
+          if (pairs.length > MAX_BRANCHES) {
+            return sql.unsafe<Row>(s.claimScan(n), [...head, ...queues, now, ...queues, now, limit])
+          }
+          const params: Array<unknown> = head
+          for (const pair of pairs) params.push(pair.queue, pair.x, now)
+          params.push(...queues, now, limit)
+          return sql.unsafe<Row>(s.claim(`${pairs.length}:${n}`), params)
+        }
+      )).pipe(
         Effect.map((rows) => rows.slice().sort(claimOrder).map(toRecord)),
         Effect.mapError(queryError("claim"))
       )
@@ -831,6 +889,7 @@ export const layer = (options: Options): Layer.Layer<B.Backend, BackendError> =>
             Effect.provide(Reactivity.layer)
           )
           yield* client.unsafe(`PRAGMA busy_timeout = ${busyTimeout}`).raw
+          yield* client.unsafe(`PRAGMA synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`).raw
           yield* Schema.check(client, names)
           yield* client.unsafe("PRAGMA journal_mode = WAL")
           return client
