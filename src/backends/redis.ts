@@ -401,28 +401,24 @@ export const make = (options: RedisBackendOptions): Effect.Effect<Backend.Backen
           const { attempt, id, owner } = o.lease
           switch (o._tag) {
             case "Succeeded":
-              args.push("S", id, owner, String(attempt), "", toBuffer(o.result), "", "", "", "", "0", "")
+              args.push("S", id, owner, String(attempt), toBuffer(o.result))
               break
             case "Released":
-              args.push("R", id, owner, String(attempt), "", "", "", "", "", "", "0", "")
+              args.push("R", id, owner, String(attempt))
               break
             case "Failed":
-            case "Retrying":
+            case "Retrying": {
+              args.push(o._tag === "Failed" ? "F" : "T", id, owner, String(attempt))
+              if (o._tag === "Retrying") args.push(String(o.runAt))
               args.push(
-                o._tag === "Failed" ? "F" : "T",
-                id,
-                owner,
-                String(attempt),
-                o._tag === "Retrying" ? String(o.runAt) : "",
-                "",
-                o.error.data === null ? "E" : "ED",
+                (o.error.data === null ? "" : "D") + (o.traceback === null ? "" : "T"),
                 o.error.tag,
-                o.error.message,
-                o.error.data === null ? "" : toBuffer(o.error.data),
-                o.traceback === null ? "0" : "1",
-                o.traceback ?? ""
+                o.error.message
               )
+              if (o.error.data !== null) args.push(toBuffer(o.error.data))
+              if (o.traceback !== null) args.push(o.traceback)
               break
+            }
           }
         }
         return run("settle", false, args).pipe(Effect.flatMap((reply) => {

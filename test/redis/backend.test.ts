@@ -148,6 +148,48 @@ describe("RedisBackend port", () => {
       assert.deepStrictEqual(yield* b.stats(), { pending: 0, in_progress: 2, success: 1, failed: 1, cancelled: 0 })
     }).pipe(Effect.provide(freshLayer())))
 
+  it.effect("settle stores every shape of error and traceback, in one mixed batch", () =>
+    Effect.gen(function*() {
+      const b = yield* Backend
+      const ts = Array.from({ length: 5 }, () => task())
+      yield* b.enqueue(ts)
+      yield* b.claim({ owner: "w", queues: ["default"], limit: 5, leaseMillis: 60_000 })
+      const e = (data: Uint8Array | null) => ({ tag: "T", message: "msg \n with newline", data })
+      const accepted = yield* b.settle([
+        { _tag: "Failed", lease: lease(ts[0]!.id, "w", 1), error: e(null), traceback: null },
+        { _tag: "Failed", lease: lease(ts[1]!.id, "w", 1), error: e(new Uint8Array([1])), traceback: null },
+        { _tag: "Retrying", lease: lease(ts[2]!.id, "w", 1), runAt: 5, error: e(null), traceback: "tb2" },
+        { _tag: "Retrying", lease: lease(ts[3]!.id, "w", 1), runAt: 6, error: e(new Uint8Array([3])), traceback: "tb3" },
+        { _tag: "Succeeded", lease: lease(ts[4]!.id, "w", 1), result: new Uint8Array([4, 0, 4]) }
+      ])
+      assert.deepStrictEqual(accepted, [true, true, true, true, true])
+      const recs = yield* Effect.forEach(ts, (t) => Effect.map(b.get(t.id), Option.getOrThrow))
+      const shape = recs.map((r) => ({
+        status: r.status,
+        data: r.error?.data === null || r.error === null ? null : Array.from(r.error.data),
+        message: r.error?.message ?? null,
+        traceback: r.traceback,
+        result: r.result === null ? null : Array.from(r.result)
+      }))
+      assert.deepStrictEqual(shape, [
+        { status: "failed", data: null, message: "msg \n with newline", traceback: null, result: null },
+        { status: "failed", data: [1], message: "msg \n with newline", traceback: null, result: null },
+        { status: "pending", data: null, message: "msg \n with newline", traceback: "tb2", result: null },
+        { status: "pending", data: [3], message: "msg \n with newline", traceback: "tb3", result: null },
+        { status: "success", data: null, message: null, traceback: null, result: [4, 0, 4] }
+      ])
+      // a retried task that then succeeds has its last error cleared
+      yield* TestClock.setTime(10)
+      const again = yield* b.claim({ owner: "w", queues: ["default"], limit: 5, leaseMillis: 60_000 })
+      assert.deepStrictEqual(again.map((r) => r.id), [ts[2]!.id, ts[3]!.id])
+      assert.strictEqual(again[1]!.traceback, "tb3")
+      yield* b.settle([{ _tag: "Succeeded", lease: lease(ts[3]!.id, "w", 2), result: new Uint8Array() }])
+      const done = Option.getOrThrow(yield* b.get(ts[3]!.id))
+      assert.isNull(done.error)
+      assert.isNull(done.traceback)
+      assert.strictEqual(done.attempts, 2)
+    }).pipe(Effect.provide(freshLayer())))
+
   it.effect("an expired lease is recovered: the old owner loses heartbeat and settle", () =>
     Effect.gen(function*() {
       const b = yield* Backend

@@ -337,9 +337,11 @@ return lost
 `
 
 /**
- * ARGV: base, instance, now, retention, n, then per outcome 10 values:
- * kind (S/F/T/R), id, owner, attempt, runAt, result, errFlags ("" none, "E" error, "ED" error with
- * data), errTag, errMsg, errData, then traceback flag+text as two values: hasTb, tb (12 total).
+ * ARGV: base, instance, now, retention, n, then per outcome: kind, id, owner, attempt, and
+ * - `S` (Succeeded): result
+ * - `R` (Released): nothing more
+ * - `F` (Failed): flags, errTag, errMsg, [errData if flags has D], [traceback if flags has T]
+ * - `T` (Retrying): runAt, then as `F`.
  * Returns per outcome "" (rejected) or the task's queue (accepted).
  */
 const settle = `
@@ -351,9 +353,31 @@ local out = {}
 local finished = {}
 local ready = {}
 local ready_list = {}
-for i = 0, n - 1 do
-  local o = 6 + i * 12
+local o = 6
+for _ = 1, n do
   local kind, id, owner, attempt = ARGV[o], ARGV[o + 1], ARGV[o + 2], ARGV[o + 3]
+  o = o + 4
+  local result, run_at_new, err_tag, err_msg, err_data, tb
+  if kind == 'S' then
+    result = ARGV[o]
+    o = o + 1
+  elseif kind == 'F' or kind == 'T' then
+    if kind == 'T' then
+      run_at_new = ARGV[o]
+      o = o + 1
+    end
+    local flags = ARGV[o]
+    err_tag, err_msg = ARGV[o + 1], ARGV[o + 2]
+    o = o + 3
+    if string.find(flags, 'D', 1, true) then
+      err_data = ARGV[o]
+      o = o + 1
+    end
+    if string.find(flags, 'T', 1, true) then
+      tb = ARGV[o]
+      o = o + 1
+    end
+  end
   local t = tk(id)
   local f = redis.call('HMGET', t, 'status', 'leaseOwner', 'attempts', 'queue', 'seq', 'key', 'rm', 'priority', 'runAt',
     'errTag', 'traceback')
@@ -361,46 +385,41 @@ for i = 0, n - 1 do
     local q, seq = f[4], f[5]
     -- a running task is only in its queue's in-flight set
     redis.call('ZREM', qk('f', q), id)
-    local flags = ARGV[o + 6]
-    local has_tb = ARGV[o + 10] == '1'
     if kind == 'S' then
-      redis.call('HSET', t, 'status', 'success', 'result', ARGV[o + 5], 'finishedAt', now_s)
+      redis.call('HSET', t, 'status', 'success', 'result', result, 'finishedAt', now_s)
       if f[10] or f[11] then redis.call('HDEL', t, 'errTag', 'errMsg', 'errData', 'traceback') end
+    elseif kind == 'R' then
+      redis.call('HSET', t, 'status', 'pending', 'attempts', tonumber(f[3]) - 1)
     else
       -- Failed or Retrying: the error and traceback of this attempt
-      local set = { 'errTag', ARGV[o + 7], 'errMsg', ARGV[o + 8] }
+      local set = { 'errTag', err_tag, 'errMsg', err_msg }
       local del = {}
-      if flags == 'ED' then
+      if err_data then
         table.insert(set, 'errData')
-        table.insert(set, ARGV[o + 9])
+        table.insert(set, err_data)
       else
         table.insert(del, 'errData')
       end
-      if has_tb then
+      if tb then
         table.insert(set, 'traceback')
-        table.insert(set, ARGV[o + 11])
+        table.insert(set, tb)
       else
         table.insert(del, 'traceback')
       end
+      table.insert(set, 'status')
       if kind == 'F' then
-        table.insert(set, 'status')
         table.insert(set, 'failed')
         table.insert(set, 'finishedAt')
         table.insert(set, now_s)
-      elseif kind == 'T' then
-        table.insert(set, 'status')
+      else
         table.insert(set, 'pending')
         table.insert(set, 'runAt')
-        table.insert(set, ARGV[o + 4])
+        table.insert(set, run_at_new)
         table.insert(set, 'rm')
-        table.insert(set, ready_member(ARGV[o + 4], seq, id))
+        table.insert(set, ready_member(run_at_new, seq, id))
       end
-      if kind == 'R' then
-        redis.call('HSET', t, 'status', 'pending', 'attempts', tonumber(f[3]) - 1)
-      else
-        redis.call('HSET', t, unpack(set))
-        if #del > 0 then redis.call('HDEL', t, unpack(del)) end
-      end
+      redis.call('HSET', t, unpack(set))
+      if #del > 0 then redis.call('HDEL', t, unpack(del)) end
     end
     if kind == 'S' or kind == 'F' then
       local status = 'success'
@@ -412,7 +431,7 @@ for i = 0, n - 1 do
     else
       local run_at, rm = f[9], f[7]
       if kind == 'T' then
-        run_at = ARGV[o + 4]
+        run_at = run_at_new
         rm = ready_member(run_at, seq, id)
       end
       move_status(id, q, seq, 'in_progress', 'pending')
