@@ -68,6 +68,27 @@ describe("PostgresBackend port", () => {
       assert.deepStrictEqual(yield* b.nextWakeAt(["other"]), Option.none())
     }).pipe(Effect.provide(freshLayer())))
 
+  it.effect("nextWakeAt: the earliest runAt over every priority and queue asked, or the earliest lease", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(1_000)
+      const b = yield* Backend
+      yield* b.enqueue([
+        task("hi", { priority: 4, runAt: 9_000 }),
+        task("lo", { priority: 1, runAt: 5_000 }),
+        task("mid", { priority: 2, runAt: 7_000 }),
+        task("other", { queue: "b", priority: 3, runAt: 3_000 }),
+        task("elsewhere", { queue: "c", priority: 3, runAt: 2_000 })
+      ])
+      assert.deepStrictEqual(yield* b.nextWakeAt(["default"]), Option.some(5_000))
+      assert.deepStrictEqual(yield* b.nextWakeAt(["default", "b"]), Option.some(3_000))
+      assert.deepStrictEqual(yield* b.nextWakeAt([]), Option.none())
+      yield* TestClock.setTime(5_000)
+      const [lo] = yield* b.claim({ owner: "w", queues: ["default"], limit: 1, leaseMillis: 1_000 })
+      assert.strictEqual(lo.id, "lo")
+      // The lease of the running task (6,000) is now the earliest.
+      assert.deepStrictEqual(yield* b.nextWakeAt(["default"]), Option.some(6_000))
+    }).pipe(Effect.provide(freshLayer())))
+
   it.effect("claims only from the requested queues, in one order across them", () =>
     Effect.gen(function*() {
       const b = yield* Backend

@@ -36,6 +36,7 @@ import type * as B from "../../Backend.js"
 import { Backend, emptyStats } from "../../Backend.js"
 import { BackendError } from "../../Errors.js"
 import { migrations, migrationsTable } from "./migrations.js"
+import { columns, schemaPattern, statements } from "./statements.js"
 
 /**
  * Periodic deletion of finished tasks, run in the layer's scope: every `every` (default one
@@ -162,30 +163,6 @@ interface TaskRow {
   readonly key: string | null
 }
 
-const columnNames = [
-  "id",
-  "seq",
-  "queue",
-  "name",
-  "payload",
-  "priority",
-  "status",
-  "run_at",
-  "attempts",
-  "lease_owner",
-  "lease_until",
-  "enqueued_at",
-  "started_at",
-  "finished_at",
-  "result",
-  "error_tag",
-  "error_message",
-  "error_data",
-  "traceback",
-  "key"
-]
-const columns = (prefix: string): string => columnNames.map((c) => `${prefix}${c}`).join(", ")
-
 /** int8 comes back as a string from `pg` (or a number/bigint with custom parsers). */
 const num = (u: unknown): number => (typeof u === "number" ? u : Number(u))
 const numOrNull = (u: unknown): number | null => (u === null || u === undefined ? null : num(u))
@@ -219,144 +196,6 @@ const millis = (n: number): number => Math.ceil(n)
 
 // ---------------------------------------------------------------------------------------------
 // statements
-
-const schemaPattern = /^[a-z_][a-z0-9_]{0,62}$/
-
-const statements = (schema: string) => {
-  const T = `"${schema}".tasks`
-  const live = `('pending', 'in_progress')`
-  const finished = `('success', 'failed', 'cancelled')`
-  const claimFor = (queuePredicate: string) => `
-    WITH p AS (
-      SELECT id, priority, run_at, seq FROM ${T}
-      WHERE status = 'pending' AND ${queuePredicate} AND run_at <= $2
-      ORDER BY priority DESC, run_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED
-    ), l AS (
-      SELECT id, priority, run_at, seq FROM ${T}
-      WHERE status = 'in_progress' AND ${queuePredicate} AND lease_until <= $2
-      ORDER BY priority DESC, run_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED
-    ), c AS (
-      SELECT id FROM (SELECT * FROM p UNION ALL SELECT * FROM l) x
-      ORDER BY priority DESC, run_at, seq LIMIT $3
-    )
-    UPDATE ${T} t SET status = 'in_progress', attempts = t.attempts + 1, lease_owner = $4,
-      lease_until = $5, started_at = $2
-    FROM c WHERE t.id = c.id
-    RETURNING ${columns("t.")}`
-  const keepOnRelease = (column: string) =>
-    `${column} = CASE i.kind WHEN 'S' THEN NULL WHEN 'L' THEN t.${column} ELSE i.${column} END`
-  return {
-    T,
-    enqueue: `
-      WITH input AS (
-        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::int4[], $6::int8[], $7::text[])
-          WITH ORDINALITY AS i(id, queue, name, payload, priority, run_at, key, ord)
-      ), ins AS (
-        INSERT INTO ${T} (id, queue, name, payload, priority, status, run_at, attempts, enqueued_at, key)
-        SELECT id, queue, name, payload, priority, 'pending', run_at, 0, $8::int8, key FROM input ORDER BY ord
-        ON CONFLICT (key) WHERE key IS NOT NULL AND status IN ${live} DO NOTHING
-        RETURNING id, queue
-      ), notified AS (
-        SELECT count(pg_notify($9, 'R|' || $10 || '|' || q.queue)) AS n FROM (SELECT DISTINCT queue FROM ins) q
-      )
-      SELECT i.ord::int4 AS ord, ins.id AS inserted_id, e.id AS existing_id, (SELECT n FROM notified) AS n
-      FROM input i
-      LEFT JOIN ins ON ins.id = i.id
-      LEFT JOIN ${T} e ON ins.id IS NULL AND i.key IS NOT NULL AND e.key = i.key AND e.status IN ${live}
-      ORDER BY i.ord`,
-    enqueueNoKeys: `
-      WITH ins AS (
-        INSERT INTO ${T} (id, queue, name, payload, priority, status, run_at, attempts, enqueued_at)
-        SELECT id, queue, name, payload, priority, 'pending', run_at, 0, $7::int8
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::int4[], $6::int8[])
-          WITH ORDINALITY AS i(id, queue, name, payload, priority, run_at, ord)
-        ORDER BY ord
-        RETURNING queue
-      )
-      SELECT count(pg_notify($8, 'R|' || $9 || '|' || q.queue))::int4 AS n FROM (SELECT DISTINCT queue FROM ins) q`,
-    liveKeys: `SELECT id, key FROM ${T} WHERE key = ANY($1::text[]) AND status IN ${live}`,
-    claimOne: claimFor("queue = $1"),
-    claimMany: claimFor("queue = ANY($1::text[])"),
-    heartbeat: `
-      UPDATE ${T} t SET lease_until = $4
-      FROM unnest($1::text[], $2::text[], $3::int4[]) AS l(id, owner, attempt)
-      WHERE t.id = l.id AND t.status = 'in_progress' AND t.lease_owner = l.owner AND t.attempts = l.attempt
-      RETURNING t.id, t.lease_owner, t.attempts`,
-    settle: `
-      WITH input AS (
-        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[], $5::bytea[], $6::text[], $7::text[],
-          $8::bytea[], $9::text[], $10::int8[])
-          WITH ORDINALITY AS i(kind, id, owner, attempt, result, error_tag, error_message, error_data, traceback,
-            run_at, ord)
-      ), u AS (
-        UPDATE ${T} t SET
-          status = CASE i.kind WHEN 'S' THEN 'success' WHEN 'F' THEN 'failed' ELSE 'pending' END,
-          result = CASE WHEN i.kind = 'S' THEN i.result ELSE t.result END,
-          ${keepOnRelease("error_tag")},
-          ${keepOnRelease("error_message")},
-          ${keepOnRelease("error_data")},
-          ${keepOnRelease("traceback")},
-          run_at = CASE WHEN i.kind = 'R' THEN i.run_at ELSE t.run_at END,
-          attempts = CASE WHEN i.kind = 'L' THEN t.attempts - 1 ELSE t.attempts END,
-          finished_at = CASE WHEN i.kind IN ('S', 'F') THEN $11::int8 ELSE t.finished_at END,
-          lease_owner = NULL,
-          lease_until = NULL
-        FROM input i
-        WHERE t.id = i.id AND t.status = 'in_progress' AND t.lease_owner = i.owner AND t.attempts = i.attempt
-        RETURNING i.ord, i.kind, t.id, t.queue
-      ), nf AS (
-        SELECT count(pg_notify($12, 'F|' || $13 || '|' || g.ids)) AS n FROM (
-          SELECT string_agg(x.id, ',') AS ids
-          FROM (SELECT id, row_number() OVER () AS rn FROM u WHERE kind IN ('S', 'F')) x
-          GROUP BY (x.rn - 1) / 150
-        ) g
-      ), nr AS (
-        SELECT count(pg_notify($12, 'R|' || $13 || '|' || q.queue)) AS n
-        FROM (SELECT DISTINCT queue FROM u WHERE kind IN ('R', 'L')) q
-      )
-      SELECT u.ord::int4 AS ord, u.kind, u.id, u.queue, (SELECT n FROM nf) AS nf, (SELECT n FROM nr) AS nr FROM u`,
-    cancel: `
-      WITH u AS (
-        UPDATE ${T} SET status = 'cancelled', finished_at = $2, lease_owner = NULL, lease_until = NULL
-        WHERE id = $1 AND status IN ${live}
-        RETURNING id
-      ), n AS (SELECT count(pg_notify($3, 'C|' || $4 || '|' || u.id)) AS n FROM u)
-      SELECT (SELECT count(*) FROM u)::int4 AS updated, (SELECT n FROM n) AS n,
-        (SELECT status FROM ${T} WHERE id = $1) AS status`,
-    retry: `
-      WITH u AS (
-        UPDATE ${T} t SET status = 'pending', run_at = $2, attempts = 0, started_at = NULL, finished_at = NULL,
-          result = NULL, error_tag = NULL, error_message = NULL, error_data = NULL, traceback = NULL,
-          lease_owner = NULL, lease_until = NULL,
-          key = CASE WHEN t.key IS NOT NULL AND EXISTS (
-            SELECT 1 FROM ${T} o WHERE o.key = t.key AND o.status IN ${live}
-          ) THEN NULL ELSE t.key END
-        WHERE t.id = $1 AND t.status IN ('failed', 'cancelled')
-        RETURNING t.queue
-      ), n AS (SELECT count(pg_notify($3, 'R|' || $4 || '|' || u.queue)) AS n FROM u)
-      SELECT (SELECT queue FROM u) AS queue, (SELECT n FROM n) AS n,
-        (SELECT status FROM ${T} WHERE id = $1) AS status`,
-    get: `SELECT ${columns("")} FROM ${T} WHERE id = $1`,
-    stats: `SELECT status, count(*)::int8 AS n FROM ${T} GROUP BY status`,
-    statsQueue: `SELECT status, count(*)::int8 AS n FROM ${T} WHERE queue = $1 GROUP BY status`,
-    nextWakeAt: `
-      SELECT LEAST(
-        (SELECT min(run_at) FROM ${T} WHERE status = 'pending' AND queue = ANY($1::text[])),
-        (SELECT min(lease_until) FROM ${T} WHERE status = 'in_progress' AND queue = ANY($1::text[]))
-      ) AS at`,
-    purge: (byTime: boolean, byQueue: boolean) => `
-      WITH d AS (
-        DELETE FROM ${T} WHERE id IN (
-          SELECT id FROM ${T}
-          WHERE status IN ${finished} AND status = ANY($1::text[])
-            ${byTime ? "AND finished_at < $3" : ""} ${byQueue ? `AND queue = $${byTime ? 4 : 3}` : ""}
-          LIMIT $2 FOR UPDATE SKIP LOCKED
-        )
-        RETURNING 1
-      )
-      SELECT count(*)::int4 AS n FROM d`
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // notifications
