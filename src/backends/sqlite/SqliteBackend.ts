@@ -80,6 +80,8 @@ const defaultBusyTimeout = 5000
 const CHUNK = 500
 /** Rows deleted per purge statement, so that other processes get the write lock in between. */
 const PURGE_BATCH = 1000
+/** Above this many (queue, priority) pairs, a claim scans instead (SQLite caps compound selects at 500). */
+const MAX_BRANCHES = 100
 
 // -----------------------------------------------------------------------------------------------
 // errors
@@ -471,9 +473,6 @@ const makeBackend = (
         })
       )
   }
-
-  /** Above this many (queue, priority) pairs, a claim scans instead (SQLite caps compound selects at 500). */
-  const MAX_BRANCHES = 100
 
   const claim: B.Backend["claim"] = (request) => {
     if (request.limit <= 0 || request.queues.length === 0) return Effect.succeed([])
