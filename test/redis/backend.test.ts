@@ -344,6 +344,35 @@ describe("RedisBackend port", () => {
       assert.deepStrictEqual((yield* b.list({})).map((r) => r.id), [c.id])
     }).pipe(Effect.provide(freshLayer({ retention: Duration.millis(200) }))))
 
+  it.live("retention: a finished task's hash carries the expiry; Duration.infinity keeps it", () =>
+    Effect.gen(function*() {
+      const raw = yield* Effect.acquireRelease(
+        Effect.sync(() => new Redis(redisUrl())),
+        (c) => Effect.promise(() => c.quit().catch(() => "OK"))
+      )
+      for (const [retention, expect] of [[Duration.hours(2), "expiring"], [Duration.infinity, "kept"]] as const) {
+        const prefix = freshPrefix()
+        yield* Effect.addFinalizer(() => Effect.promise(() => deleteStore(prefix)))
+        const ctx = yield* Layer.build(RedisBackend.layer({ url: redisUrl(), prefix, retention }))
+        const b = ctx.unsafeMap.get(Backend.key) as Backend
+        const t = task()
+        yield* b.enqueue([t])
+        yield* b.claim({ owner: "w", queues: ["default"], limit: 1, leaseMillis: 1000 })
+        assert.strictEqual(yield* Effect.promise(() => raw.pttl(`sitq:{${prefix}}:t:${t.id}`)), -1)
+        yield* b.settle([{ _tag: "Succeeded", lease: lease(t.id, "w", 1), result: new Uint8Array() }])
+        const ttl = yield* Effect.promise(() => raw.pttl(`sitq:{${prefix}}:t:${t.id}`))
+        if (expect === "kept") assert.strictEqual(ttl, -1)
+        else assert.isTrue(ttl > 7_000_000 && ttl <= 7_200_000, `ttl ${ttl}`)
+        // a retried task is live again: no expiry
+        yield* b.cancel(t.id)
+        const u = task()
+        yield* b.enqueue([u])
+        yield* b.cancel(u.id)
+        assert.strictEqual(yield* b.retry(u.id), "requeued")
+        assert.strictEqual(yield* Effect.promise(() => raw.pttl(`sitq:{${prefix}}:t:${u.id}`)), -1)
+      }
+    }).pipe(Effect.scoped))
+
   it.live("events reach other processes' subscribers through pub/sub", () =>
     Effect.gen(function*() {
       const prefix = freshPrefix()
