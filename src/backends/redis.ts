@@ -147,6 +147,36 @@ const toRecord = (values: unknown): Option.Option<Backend.TaskRecord> => {
   })
 }
 
+/**
+ * Decodes a claimed record: queue, id, name, payload, priority, runAt, attempts (after the claim),
+ * enqueuedAt, errTag, errMsg, errData, traceback, key. The rest is what the claim just wrote.
+ */
+const toClaimed = (values: unknown, owner: string, now: number, leaseUntil: number): Option.Option<Backend.TaskRecord> => {
+  if (!Array.isArray(values) || values.length < 13 || values[1] === null) return Option.none()
+  const text = (i: number): string | null => values[i] === null ? null : str(values[i])
+  const num = (i: number): number => Number(str(values[i]))
+  const errTag = text(8)
+  return Option.some({
+    id: str(values[1]),
+    queue: str(values[0]),
+    name: str(values[2]),
+    payload: values[3] === null ? new Uint8Array(0) : bytes(values[3]),
+    priority: num(4),
+    status: "in_progress",
+    runAt: num(5),
+    attempts: num(6),
+    leaseOwner: owner,
+    leaseUntil,
+    enqueuedAt: num(7),
+    startedAt: now,
+    finishedAt: null,
+    result: null,
+    error: errTag === null ? null : { tag: errTag, message: text(9) ?? "", data: values[10] === null ? null : bytes(values[10]) },
+    traceback: text(11),
+    key: text(12)
+  })
+}
+
 const toRecords = (reply: unknown): Array<Backend.TaskRecord> => {
   const out: Array<Backend.TaskRecord> = []
   if (Array.isArray(reply)) {
@@ -378,14 +408,25 @@ export const make = (options: RedisBackendOptions): Effect.Effect<Backend.Backen
     const claim: Backend.Backend["claim"] = (request) =>
       request.queues.length === 0 || request.limit <= 0
         ? Effect.succeed([])
-        : Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          run("claim", true, [
+        : Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const leaseUntil = now + request.leaseMillis
+          return run("claim", true, [
             String(now),
             request.owner,
             request.limit,
-            String(now + request.leaseMillis),
+            String(leaseUntil),
             ...new Set(request.queues)
-          ]).pipe(Effect.map(toRecords)))
+          ]).pipe(Effect.map((reply) => {
+            const out: Array<Backend.TaskRecord> = []
+            if (Array.isArray(reply)) {
+              for (const values of reply) {
+                const rec = toClaimed(values, request.owner, now, leaseUntil)
+                if (Option.isSome(rec)) out.push(rec.value)
+              }
+            }
+            return out
+          }))
+        })
 
     const heartbeat: Backend.Backend["heartbeat"] = (leases, leaseMillis) =>
       leases.length === 0 ? Effect.succeed([]) : Effect.flatMap(Clock.currentTimeMillis, (now) => {

@@ -70,6 +70,7 @@ describe("RedisBackend port", () => {
         assert.strictEqual(r.leaseUntil, 11_000)
         assert.strictEqual(r.startedAt, 10_000)
       }
+      for (const r of claimed) assert.deepStrictEqual(r, Option.getOrThrow(yield* b.get(r.id)))
       const rest = yield* b.claim({ owner: "w", queues: ["default", "b"], limit: 10, leaseMillis: 1000 })
       assert.deepStrictEqual(rest.map((r) => r.id), [low.id])
       assert.strictEqual((yield* b.nextWakeAt(["default"])).pipe(Option.getOrThrow), 11_000)
@@ -183,6 +184,8 @@ describe("RedisBackend port", () => {
       const again = yield* b.claim({ owner: "w", queues: ["default"], limit: 5, leaseMillis: 60_000 })
       assert.deepStrictEqual(again.map((r) => r.id), [ts[2]!.id, ts[3]!.id])
       assert.strictEqual(again[1]!.traceback, "tb3")
+      // what claim returns is what is stored
+      for (const r of again) assert.deepStrictEqual(r, Option.getOrThrow(yield* b.get(r.id)))
       yield* b.settle([{ _tag: "Succeeded", lease: lease(ts[3]!.id, "w", 2), result: new Uint8Array() }])
       const done = Option.getOrThrow(yield* b.get(ts[3]!.id))
       assert.isNull(done.error)

@@ -222,7 +222,7 @@ return out
 
 /**
  * ARGV: base, instance, now, owner, limit, leaseUntil, q1..qn.
- * Returns the claimed records (FIELDS arrays) in claim order.
+ * Returns the claimed records in claim order, each as the CLAIMED fields (see redis.ts).
  */
 const claim = `
 local now = tonumber(ARGV[3])
@@ -291,16 +291,15 @@ for _, c in ipairs(taken) do
   local m, q = c[1], c[2]
   local id = string.sub(m, 32)
   local t = tk(id)
-  local rec = record(t)
-  if rec[6] == 'pending' then
-    local attempts = tonumber(rec[8]) + 1
+  -- CLAIMED fields; the client knows the rest (status, lease, startedAt = now, no result yet)
+  local rec = redis.call('HMGET', t, 'status', 'id', 'name', 'payload', 'priority', 'runAt', 'attempts',
+    'enqueuedAt', 'errTag', 'errMsg', 'errData', 'traceback', 'key')
+  if rec[1] == 'pending' then
+    local attempts = tonumber(rec[7]) + 1
     redis.call('HSET', t, 'status', 'in_progress', 'attempts', attempts, 'leaseOwner', owner,
       'leaseUntil', until_s, 'startedAt', now_s)
-    rec[6] = 'in_progress'
-    rec[8] = tostring(attempts)
-    rec[9] = owner
-    rec[10] = until_s
-    rec[12] = now_s
+    rec[1] = q
+    rec[7] = tostring(attempts)
     if not inflight[q] then inflight[q] = {} end
     table.insert(inflight[q], until_s)
     table.insert(inflight[q], id)
