@@ -36,12 +36,11 @@ const client = (filename: string) =>
   )
 
 describe("SqliteBackend across processes", () => {
-  it.scopedLive("four worker processes drain 10,000 tasks; each task runs exactly once", () =>
+  it.scopedLive("four worker processes create the file together and drain 10,000 tasks; each runs exactly once", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir
       const filename = join(dir, "tasks.db")
-      const ctx = yield* client(filename)
-      const { backend, queue } = yield* Effect.provide(Effect.all({ backend: Backend, queue: TaskQueue }), ctx)
+      // the workers start together on a file that does not exist yet: they create and migrate it once
       const logs = [0, 1, 2, 3].map((i) => join(dir, `worker-${i}.log`))
       const workers = yield* Effect.all(
         logs.map((log) =>
@@ -55,6 +54,8 @@ describe("SqliteBackend across processes", () => {
         )
       )
       yield* Effect.all(workers.map((w) => waitForLine(w, /^ready /, 30_000)), { concurrency: "unbounded" })
+      const ctx = yield* client(filename)
+      const { backend, queue } = yield* Effect.provide(Effect.all({ backend: Backend, queue: TaskQueue }), ctx)
       const ids: Array<string> = []
       for (let k = 0; k < 10; k++) {
         ids.push(...(yield* queue.enqueueMany(Work, Array.from({ length: 1000 }, (_, n) => ({ n: k * 1000 + n })))))
