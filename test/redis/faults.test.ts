@@ -15,7 +15,7 @@ import { Backend } from "../../src/Backend.js"
 import { RedisBackend } from "../../src/backends/redis.js"
 import { BackendError } from "../../src/Errors.js"
 import { Serializer, TaskQueue } from "../../src/index.js"
-import { FaultJob, runsKey, whoKey } from "../fixtures/redis-tasks.js"
+import { FaultJob, interruptedKey, runsKey, whoKey } from "../fixtures/redis-tasks.js"
 import { deleteStore, freshPrefix, redisUrl } from "./layer.js"
 
 const fixture = fileURLToPath(new URL("../fixtures/redis-worker.ts", import.meta.url))
@@ -198,6 +198,26 @@ describe("RedisBackend under faults (real processes)", () => {
       assert.isNull(worker.child.exitCode)
       const [late] = yield* queue.enqueueMany(FaultJob, [{ n: -1, sleepMs: 0 }])
       yield* eventually(queue.get(late!), (t) => t.status === "success", "10 seconds", "a task after the kills")
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("cancelling a task running in another process interrupts it at once (pushed, not polled)", () =>
+    Effect.gen(function*() {
+      const { prefix, queue, raw } = yield* store
+      // a 60 s lease: the worker's heartbeat (every 20 s) cannot be what notices the cancellation
+      const worker = yield* startWorker(prefix, { SITQ_FAULT_LEASE_MS: "60000" })
+      const [id] = yield* queue.enqueueMany(FaultJob, [{ n: 0, sleepMs: 60_000 }])
+      yield* eventually(runCounts(raw, prefix), (r) => r.has(id!), "10 seconds", "the task to start")
+      const cancelledAt = Date.now()
+      assert.isTrue(yield* queue.cancel(id!))
+      const interrupted = yield* eventually(
+        Effect.promise(() => raw.hget(interruptedKey(prefix), id!)),
+        (pid) => pid !== null,
+        "5 seconds",
+        "the running task to be interrupted"
+      )
+      assert.strictEqual(interrupted, String(worker.child.pid))
+      assert.isBelow(Date.now() - cancelledAt, 2_000)
+      assert.strictEqual((yield* queue.get(id!)).status, "cancelled")
     }).pipe(Effect.scoped), 60_000)
 
   it.live("a wrong address fails at layer start with a Connect BackendError within the connect timeout", () =>
