@@ -545,22 +545,24 @@ export const make = (
     const listener = Effect.gen(function*() {
       const pongs = new Map<string, Deferred.Deferred<void>>()
       let nonce = 0
-      const ping = (to: string, timeout: Duration.DurationInput) =>
-        Effect.gen(function*() {
-          const key = String(nonce++)
-          const pong = yield* Deferred.make<void>()
-          pongs.set(key, pong)
-          yield* run("listen", "SELECT pg_notify($1, $2)", [to, `P|${origin}|${key}`]).pipe(
-            Effect.zipRight(
-              Effect.timeoutFail(Deferred.await(pong), {
-                duration: timeout,
-                onTimeout: () =>
-                  new BackendError({ reason: "Connect", message: "postgres listen: no answer to a ping" })
-              })
-            ),
-            Effect.ensuring(Effect.sync(() => pongs.delete(key)))
-          )
+      const notifySelf = (to: string, key: string) => run("listen", "SELECT pg_notify($1, $2)", [to, `P|${origin}|${key}`])
+      /** Resolves when a notification sent with `key` comes back (registered before anything is sent). */
+      const expect = (key: string) =>
+        Effect.acquireRelease(
+          Effect.tap(Deferred.make<void>(), (pong) => Effect.sync(() => pongs.set(key, pong))),
+          () => Effect.sync(() => pongs.delete(key))
+        )
+      // A late answer (a loaded machine) is not a dead connection: wait at least two seconds.
+      const pongTimeout = Duration.max(Duration.times(checkEvery, 2), Duration.seconds(2))
+      const ping = Effect.scoped(Effect.gen(function*() {
+        const key = String(nonce++)
+        const pong = yield* expect(key)
+        yield* notifySelf(pingChannel, key)
+        yield* Effect.timeoutFail(Deferred.await(pong), {
+          duration: pongTimeout,
+          onTimeout: () => new BackendError({ reason: "Connect", message: "postgres listen: no answer to a ping" })
         })
+      }))
       const listen = (name: string) =>
         pg.listen(name).pipe(
           Stream.runForEach(onNotification(pongs)),
@@ -572,18 +574,32 @@ export const make = (
         // Both channels share the one LISTEN connection of the client.
         const main = yield* listen(channel)
         const probe = yield* listen(pingChannel)
-        // The LISTENs are issued by the streams' fibers: ping until our own notifications come back.
-        yield* ping(channel, "100 millis").pipe(Effect.retry(Schedule.recurs(49)))
-        yield* ping(pingChannel, "100 millis").pipe(Effect.retry(Schedule.recurs(49)))
+        const streams = Effect.raceFirst(Fiber.join(main), Fiber.join(probe))
+        // The LISTENs are issued by the streams' fibers: repeat a notification to ourselves on each
+        // channel until both come back.
+        const session = String(nonce++)
+        const mainUp = yield* expect(`up-${session}`)
+        const probeUp = yield* expect(`up-probe-${session}`)
+        const knock = Effect.zipRight(notifySelf(channel, `up-${session}`), notifySelf(pingChannel, `up-probe-${session}`))
+        const up = Effect.zipRight(Deferred.await(mainUp), Deferred.await(probeUp))
+        yield* Effect.raceFirst(
+          Effect.zipRight(knock.pipe(Effect.zipRight(Effect.sleep("100 millis")), Effect.forever), Effect.never),
+          Effect.raceFirst(up, Effect.zipRight(streams, Effect.never))
+        ).pipe(
+          Effect.timeoutFail({
+            duration: "10 seconds",
+            onTimeout: () => new BackendError({ reason: "Connect", message: "postgres listen: LISTEN not confirmed" })
+          })
+        )
         yield* Deferred.succeed(listening, undefined)
         if (sessions++ > 0) {
           yield* Effect.logInfo("sitq postgres: listener reconnected")
           // Notifications sent while it was down are lost: wake the local workers once.
           yield* PubSub.publishAll(events, readyEvents(knownQueues))
         }
-        const healthy = Effect.sleep(checkEvery).pipe(Effect.zipRight(ping(pingChannel, checkEvery)), Effect.forever)
+        const healthy = Effect.sleep(checkEvery).pipe(Effect.zipRight(ping), Effect.forever)
         // Whichever ends first (a failed ping, a failed stream) ends the session.
-        return yield* Effect.raceFirst(healthy, Effect.raceFirst(Fiber.join(main), Fiber.join(probe)))
+        return yield* Effect.raceFirst(healthy, streams)
       }))
       return yield* session.pipe(
         Effect.catchAllCause((cause) =>
