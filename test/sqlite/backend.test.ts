@@ -437,6 +437,17 @@ describe("SqliteBackend port", () => {
       assert.deepStrictEqual(yield* b.enqueue([newTask({ id: "dup", key: "D" })]), [{ id: "durable", inserted: false }])
     }))
 
+  it.scoped("after the layer closed, operations fail with a typed Closed error", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempFile
+      const b = yield* Effect.scoped(Effect.flatMap(Layer.build(SqliteBackend.layer({ filename })), (ctx) =>
+        Effect.provide(Effect.tap(Backend, (b) => b.enqueue([newTask({ id: "before" })])), ctx)))
+      const get = yield* Effect.flip(b.get("before"))
+      assert.deepStrictEqual([get._tag, get.reason], ["BackendError", "Closed"])
+      const claim = yield* Effect.flip(claimAll(b))
+      assert.strictEqual(claim.reason, "Closed")
+    }))
+
   it.scoped("several stores share one file under different prefixes", () =>
     Effect.gen(function*() {
       const filename = yield* tempFile
