@@ -59,6 +59,9 @@ describe("PostgresBackend with worker processes", () => {
       const p50 = latencies[Math.floor(n / 2)]
       const p90 = latencies[Math.floor(n * 0.9)]
       console.log(`cross-process enqueue-to-start: p50 ${p50} ms, p90 ${p90} ms, max ${latencies[n - 1]} ms`)
-      assert.isBelow(p50, 10)
+      // Polling would take seconds here. Measured p50 8 ms on this 2-core machine with other suites
+      // running; the bound leaves room
+      // for the other test files running in parallel on the same cores.
+      assert.isBelow(p50, 25)
     }).pipe(Effect.scoped), 30_000)
 })
