@@ -60,8 +60,7 @@ describe("PostgresBackend with worker processes", () => {
       const p90 = latencies[Math.floor(n * 0.9)]
       console.log(`cross-process enqueue-to-start: p50 ${p50} ms, p90 ${p90} ms, max ${latencies[n - 1]} ms`)
       // Polling would take seconds here. Measured p50 8 ms on this 2-core machine with other suites
-      // running; the bound leaves room
-      // for the other test files running in parallel on the same cores.
+      // running; the bound leaves room for the test files that run in parallel on the same cores.
       assert.isBelow(p50, 25)
     }).pipe(Effect.scoped), 30_000)
 })
