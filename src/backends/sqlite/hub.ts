@@ -24,6 +24,8 @@ let unique = 0
  * The key of a store: its resolved file name and prefix, or a key of its own for a database that
  * no other connection can open (`:memory:`, a temporary database).
  *
+ * @since 0.1.0
+ * @category internal
  * @internal
  */
 export const fileKey = (filename: string, prefix: string): string =>
@@ -35,6 +37,8 @@ export const fileKey = (filename: string, prefix: string): string =>
  * The key of a store reached through an application's client: by its file name when the client
  * tells it, otherwise one key per client object.
  *
+ * @since 0.1.0
+ * @category internal
  * @internal
  */
 export const clientKey = (client: object, filename: string | undefined, prefix: string): string => {
@@ -52,6 +56,8 @@ export const clientKey = (client: object, filename: string | undefined, prefix: 
 /**
  * The hub of a store for the scope's lifetime; the last scope to close shuts it down.
  *
+ * @since 0.1.0
+ * @category internal
  * @internal
  */
 export const acquire = (key: string): Effect.Effect<PubSub.PubSub<BackendEvent>, never, Scope.Scope> =>

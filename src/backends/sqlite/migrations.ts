@@ -17,7 +17,13 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Effect } from "effect"
 import { BackendError } from "../../Errors.js"
 
-/** The names of the objects a store with a given prefix owns. @internal */
+/**
+ * The names of the objects a store with a given prefix owns.
+ *
+ * @since 0.1.0
+ * @category internal
+ * @internal
+ */
 export interface Names {
   readonly prefix: string
   /** The tasks table, quoted. */
@@ -30,7 +36,11 @@ export interface Names {
   readonly indexes: ReadonlyArray<string>
 }
 
-/** @internal */
+/**
+ * @since 0.1.0
+ * @category internal
+ * @internal
+ */
 export const names = (prefix: string): Names => ({
   prefix,
   tasks: `"${prefix}tasks"`,
@@ -39,7 +49,13 @@ export const names = (prefix: string): Names => ({
   indexes: ["pending", "leased", "key", "finished"].map((s) => `${prefix}tasks_${s}`)
 })
 
-/** The columns of the tasks table as migration 1 creates them. @internal */
+/**
+ * The columns of the tasks table as migration 1 creates them.
+ *
+ * @since 0.1.0
+ * @category internal
+ * @internal
+ */
 export const taskColumns: ReadonlyArray<string> = [
   "seq",
   "id",
@@ -63,7 +79,11 @@ export const taskColumns: ReadonlyArray<string> = [
   "key"
 ]
 
-/** @internal */
+/**
+ * @since 0.1.0
+ * @category internal
+ * @internal
+ */
 export const migrations = (
   n: Names
 ): Record<string, Effect.Effect<void, SqlError, SqlClient.SqlClient>> => ({
@@ -109,7 +129,13 @@ export const migrations = (
   })
 })
 
-/** The ids and names of the embedded migrations. @internal */
+/**
+ * The ids and names of the embedded migrations.
+ *
+ * @since 0.1.0
+ * @category internal
+ * @internal
+ */
 export const knownMigrations = (n: Names): ReadonlyMap<number, string> =>
   new Map(
     Object.keys(migrations(n)).map((key) => {
@@ -126,6 +152,8 @@ const schemaError = (message: string) => new BackendError({ reason: "Schema", me
  * or one that records migrations this version of sitq does not know (a newer sitq, another tool).
  * Reads only.
  *
+ * @since 0.1.0
+ * @category internal
  * @internal
  */
 export const check = (
