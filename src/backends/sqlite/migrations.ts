@@ -37,6 +37,8 @@ export interface Names {
 }
 
 /**
+ * The names of a store's objects for a (validated) prefix.
+ *
  * @since 0.1.0
  * @category internal
  * @internal
@@ -80,6 +82,8 @@ export const taskColumns: ReadonlyArray<string> = [
 ]
 
 /**
+ * The embedded migrations, keyed `<id>_<name>` as `Migrator.fromRecord` expects.
+ *
  * @since 0.1.0
  * @category internal
  * @internal
