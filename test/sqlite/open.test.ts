@@ -24,6 +24,7 @@ const sameBytes = (filename: string, before: Buffer) => assert.isTrue(readFileSy
 /** better-sqlite3 itself (it ships no types here): only what these tests use. */
 const Database = createRequire(import.meta.url)("better-sqlite3") as new(filename: string) => {
   exec(sql: string): void
+  prepare(sql: string): { all(): Array<Record<string, unknown>> }
   close(): void
 }
 
@@ -123,8 +124,22 @@ describe("SqliteBackend.layer on a bad file", () => {
       assert.strictEqual(error.reason, "Schema")
       assert.match(error.message, /sitq_tasks/)
       sameBytes(filename, before)
-      // another prefix on the same file is fine
+      // another prefix on the same file is fine: sitq's objects get that prefix, the app's table stays
       yield* Effect.scoped(Layer.build(SqliteBackend.layer({ filename, prefix: "jobs_" })))
+      const db = new Database(filename)
+      const names = db.prepare("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite%' ORDER BY name").all().map((r) => r.name)
+      const kept = db.prepare("SELECT title FROM sitq_tasks").all().map((r) => r.title)
+      db.close()
+      assert.deepStrictEqual(names, [
+        "jobs_migrations",
+        "jobs_tasks",
+        "jobs_tasks_finished",
+        "jobs_tasks_key",
+        "jobs_tasks_leased",
+        "jobs_tasks_pending",
+        "sitq_tasks"
+      ])
+      assert.deepStrictEqual(kept, ["mine"])
     }))
 
   it.scoped("a migrations table of another shape: Schema, untouched", () =>
