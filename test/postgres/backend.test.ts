@@ -366,6 +366,29 @@ describe("PostgresBackend port", () => {
       yield* backendOn(schema)
     })))
 
+  it.live("a start waits for the schema's advisory lock while another process migrates", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const schema = freshSchema()
+      const pg = yield* client()
+      yield* dropOnClose(pg, schema)
+      const gate = yield* Deferred.make<void>()
+      const locked = yield* Deferred.make<void>()
+      const holder = yield* pg.withTransaction(
+        pg.unsafe("SELECT pg_advisory_xact_lock(hashtext($1))", [`sitq:${schema}`]).raw.pipe(
+          Effect.zipRight(Deferred.succeed(locked, undefined)),
+          Effect.zipRight(Deferred.await(gate))
+        )
+      ).pipe(Effect.fork)
+      yield* Deferred.await(locked)
+      const starting = yield* Effect.fork(backendOn(schema))
+      yield* Effect.sleep("500 millis")
+      assert.isNull(starting.unsafePoll())
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(holder)
+      const b = yield* Fiber.join(starting)
+      assert.deepStrictEqual(yield* b.list({}), [])
+    })))
+
   it.live("a schema that holds something else is a Schema error", () =>
     Effect.scoped(Effect.gen(function*() {
       const schema = freshSchema()
