@@ -43,6 +43,27 @@ describe("PostgresBackend faults", () => {
       }
     }).pipe(Effect.scoped), 60_000)
 
+  it.live("a cancel in one process interrupts the task running in another within milliseconds", () =>
+    Effect.gen(function*() {
+      const s = yield* store
+      yield* worker(s.schema, "sitq-cancel", { SITQ_HANG: "1", SITQ_POLL_MS: "10000" })
+      const id = yield* s.queue.enqueue(Work, { n: 1 })
+      yield* waitUntil("the task to start", Effect.map(runCounts(s.pg, s.schema), (r) => r.rows === 1), "10 seconds")
+      const t0 = Date.now()
+      assert.isTrue(yield* s.queue.cancel(id))
+      const interrupted = s.pg.unsafe<{ task_id: string; worker: string }>(
+        `SELECT task_id, worker FROM "${s.schema}".interrupts`
+      ).withoutTransform
+      yield* waitUntil("the handler to be interrupted", Effect.map(interrupted, (r) => r.length === 1), "5 seconds")
+      const elapsed = Date.now() - t0
+      console.log(`cross-process cancel to interruption: ${elapsed} ms (incl. 50 ms polls of this check)`)
+      assert.deepStrictEqual(yield* interrupted, [{ task_id: id, worker: "sitq-cancel" }])
+      assert.isBelow(elapsed, 1_000)
+      const info = yield* s.queue.get(id)
+      assert.strictEqual(info.status, "cancelled")
+      assert.strictEqual(info.leaseOwner, null)
+    }).pipe(Effect.scoped), 60_000)
+
   it.live("pg_terminate_backend on a running worker's connections: it logs, reconnects and goes on", () =>
     Effect.gen(function*() {
       const s = yield* store

@@ -34,6 +34,8 @@ export const store = Effect.gen(function*() {
   yield* pg.unsafe(`CREATE TABLE "${schema}".runs (
     task_id text NOT NULL, attempt int NOT NULL, worker text NOT NULL,
     started_at bigint NOT NULL, enqueued_at bigint NOT NULL, PRIMARY KEY (task_id, attempt))`).raw.pipe(Effect.orDie)
+  yield* pg.unsafe(`CREATE TABLE "${schema}".interrupts (task_id text NOT NULL, worker text NOT NULL, at bigint NOT NULL)`)
+    .raw.pipe(Effect.orDie)
   const ctx = yield* Layer.build(
     TaskQueue.layerWith({ resultPollInterval: "5 seconds" }).pipe(
       Layer.provide(Layer.succeed(Backend, backend)),
