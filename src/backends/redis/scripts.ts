@@ -15,7 +15,8 @@
  * - `sitq:{p}:counts`        hash "<queue>\n<status>" -> count (stats)
  * - `sitq:{p}:queues`        set of queue names
  * - `sitq:{p}:all`           zset seq -> id (list order)
- * - `sitq:{p}:st:<status>`   zset seq -> id (list by status, purge)
+ * - `sitq:{p}:st:<status>`   zset seq -> id of finished tasks (success, failed, cancelled): list by
+ *                            status, purge; live tasks are listed through `all`
  * - `sitq:{p}:d:<queue>`     zset runAt -> id: pending tasks not yet due when scheduled
  * - `sitq:{p}:r:<queue>`     zset -priority -> rm: due pending tasks; `rm` is
  *                            `%015d(runAt) %016d(seq) id`, so members of one priority sort by
@@ -155,6 +156,7 @@ local n = tonumber(ARGV[5])
 local out = {}
 local batch_keys = {}
 local plan = {}
+local seen = {}
 local inserts = 0
 -- pass 1: resolve ids and dedup keys; no writes, so a batch is all or nothing
 for i = 0, n - 1 do
@@ -171,7 +173,7 @@ for i = 0, n - 1 do
       end
     end
   end
-  if not existing and (plan[id] or redis.call('EXISTS', tk(id)) == 1) then
+  if not existing and (seen[id] or redis.call('EXISTS', tk(id)) == 1) then
     -- the same id again (a resent command after a reconnect): it already stands for itself
     existing = id
   end
@@ -180,7 +182,7 @@ for i = 0, n - 1 do
     out[#out + 1] = '0'
   else
     if has_key == '1' then batch_keys[key] = id end
-    plan[id] = true
+    seen[id] = true
     plan[#plan + 1] = o
     inserts = inserts + 1
     out[#out + 1] = id
