@@ -118,6 +118,38 @@ export declare namespace Task {
 }
 
 /**
+ * Any task definition (`Task.Any` for users of the `Task` namespace).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Any = Task.Any
+
+/**
+ * The payload type of a task definition.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Payload<T extends Any> = Task.Payload<T>
+
+/**
+ * The success type of a task definition.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Success<T extends Any> = Task.Success<T>
+
+/**
+ * The typed failure of a task definition.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Failure<T extends Any> = Task.Failure<T>
+
+/**
  * The queue a task goes to when neither its definition nor the enqueue names one.
  *
  * @since 0.1.0
