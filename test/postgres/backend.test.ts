@@ -485,6 +485,19 @@ describe("PostgresBackend port", () => {
         assert.isAtLeast(sockets.size, 1)
       }).pipe(Effect.scoped))
 
+    it.live("a backend used after its layer closed fails with reason Closed", () =>
+      Effect.gen(function*() {
+        const schema = freshSchema()
+        const pg = yield* client()
+        yield* dropOnClose(pg, schema)
+        const b = yield* Effect.scoped(
+          Effect.flatMap(Layer.build(PostgresBackend.layer({ url, schema })), (ctx) => Effect.provide(Backend, ctx))
+        )
+        const error = yield* Effect.flip(b.stats())
+        assert.strictEqual(error._tag, "BackendError")
+        assert.strictEqual(error.reason, "Closed")
+      }).pipe(Effect.scoped))
+
     it.live("the URL's own server works (sanity for the cases above)", () =>
       Effect.gen(function*() {
         assert.strictEqual(parsed.protocol, "postgres:")
