@@ -18,7 +18,7 @@
  * const worker = queue.worker({ handlers: [promiseHandler(Add, async ({ a, b }) => a + b)] })
  * await worker.start()
  * const id = await queue.enqueue(Add, { a: 1, b: 2 })
- * console.log(await queue.join(Add, id, { timeout: "10 seconds" })) // 3
+ * const sum = await queue.join(Add, id, { timeout: "10 seconds" }) // 3
  * await queue.close()
  * ```
  *
