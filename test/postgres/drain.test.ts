@@ -59,8 +59,9 @@ describe("PostgresBackend with worker processes", () => {
       const p50 = latencies[Math.floor(n / 2)]
       const p90 = latencies[Math.floor(n * 0.9)]
       console.log(`cross-process enqueue-to-start: p50 ${p50} ms, p90 ${p90} ms, max ${latencies[n - 1]} ms`)
-      // Polling would take seconds here. Measured p50 8 ms on this 2-core machine with other suites
-      // running; the bound leaves room for the test files that run in parallel on the same cores.
-      assert.isBelow(p50, 25)
+      // The worker polls every 10 s: only a NOTIFY wakes it this fast. Measured here: p50 8 ms with a
+      // few other suites running, 31 ms with the whole test run competing for the two cores; the
+      // bound is for the latter, the benchmark measures the former on a quiet machine.
+      assert.isBelow(p50, 250)
     }).pipe(Effect.scoped), 30_000)
 })
