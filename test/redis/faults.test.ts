@@ -118,12 +118,13 @@ describe("RedisBackend under faults (real processes)", () => {
     Effect.gen(function*() {
       const { backend, prefix, queue, raw } = yield* store
       const n = 20_000
-      const ids = yield* enqueueJobs(queue, n, 0)
-      assert.lengthOf(ids, n)
       const started = Date.now()
-      const workers = yield* Effect.all(Array.from({ length: 4 }, () => startWorker(prefix)), {
-        concurrency: "unbounded"
-      })
+      // the processes start while the tasks are enqueued
+      const [ids, workers] = yield* Effect.all([
+        enqueueJobs(queue, n, 0),
+        Effect.all(Array.from({ length: 4 }, () => startWorker(prefix)), { concurrency: "unbounded" })
+      ], { concurrency: "unbounded" })
+      assert.lengthOf(ids, n)
       const stats = yield* eventually(backend.stats(), (s) => s.success === n, "75 seconds", "20,000 successes")
       const took = Date.now() - started
       assert.deepStrictEqual(stats, { pending: 0, in_progress: 0, success: n, failed: 0, cancelled: 0 })
@@ -134,7 +135,7 @@ describe("RedisBackend under faults (real processes)", () => {
       const perPid = new Map<string, number>()
       for (const pid of who) perPid.set(pid, (perPid.get(pid) ?? 0) + 1)
       assert.isAtLeast(perPid.size, 2, "the work spread over several processes")
-      yield* Effect.logInfo(`drained ${n} tasks with ${workers.length} processes in ${took} ms (incl. start)`)
+      yield* Effect.logInfo(`enqueued and drained ${n} tasks with ${workers.length} processes in ${took} ms (incl. start)`)
     }).pipe(Effect.scoped), 120_000)
 
   it.live("a worker killed with SIGKILL mid-task: its tasks run again elsewhere after the lease", () =>
