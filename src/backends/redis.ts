@@ -15,7 +15,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect, Layer, Option, PubSub, Redacted } from "effect"
+import { Clock, Duration, Effect, Layer, Option, PubSub, Redacted, Runtime } from "effect"
 import type { Config, ConfigError, Scope } from "effect"
 import { Cluster, Redis } from "ioredis"
 import type { ClusterNode, ClusterOptions, RedisOptions } from "ioredis"
@@ -268,12 +268,25 @@ const connection = (
   autoPipelining: boolean
 ): Effect.Effect<Client, BackendError, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.suspend(() => {
-      const state = { started: false, lastError: "" }
+    Effect.flatMap(Effect.runtime<never>(), (runtime) => {
+      const state = { started: false, lastError: "", down: false }
       const timeoutMs = Math.max(1, Math.round(Duration.toMillis(connectTimeout)))
       const client = makeClient(options, connectionName, timeoutMs, autoPipelining, () => state.started)
+      const log = (effect: Effect.Effect<void>) =>
+        Runtime.runFork(runtime)(Effect.annotateLogs(effect, { connection: connectionName }))
       client.on("error", (error: unknown) => {
         state.lastError = messageOf(error)
+      })
+      // After startup, say once when the connection is lost and once when it is back.
+      client.on("reconnecting", () => {
+        if (!state.started || state.down) return
+        state.down = true
+        log(Effect.logWarning(`sitq: redis connection lost (${state.lastError || "closed"}); reconnecting`))
+      })
+      client.on("ready", () => {
+        if (!state.down) return
+        state.down = false
+        log(Effect.logInfo("sitq: redis connection re-established"))
       })
       const fail = (cause: unknown) =>
         new BackendError({

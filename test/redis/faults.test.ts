@@ -195,8 +195,10 @@ describe("RedisBackend under faults (real processes)", () => {
       assert.deepStrictEqual(stats, { pending: 0, in_progress: 0, success: n, failed: 0, cancelled: 0 })
       const runs = yield* runCounts(raw, prefix)
       for (const id of ids) assert.isAtLeast(runs.get(id) ?? 0, 1)
-      // the worker is still alive and still works
+      // the worker is still alive, said what happened, and still works
       assert.isNull(worker.child.exitCode)
+      assert.match(worker.output(), /redis connection lost/)
+      assert.match(worker.output(), /redis connection re-established/)
       const [late] = yield* queue.enqueueMany(FaultJob, [{ n: -1, sleepMs: 0 }])
       yield* eventually(queue.get(late!), (t) => t.status === "success", "10 seconds", "a task after the kills")
     }).pipe(Effect.scoped), 60_000)
