@@ -335,8 +335,12 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
         (lost) => Effect.forEach(lost, interruptTask, { discard: true })
       )
     }).pipe(
-      Effect.catchAll((error) =>
-        Effect.logWarning("sitq: lease heartbeat failed; retrying").pipe(Effect.annotateLogs({ error: error.message }))
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause)
+          ? Effect.failCause(cause)
+          : Effect.logWarning("sitq: lease heartbeat failed; retrying").pipe(
+            Effect.annotateLogs({ cause: Cause.pretty(cause) })
+          )
       ),
       Effect.repeat(Schedule.spaced(heartbeatInterval)),
       Effect.forkScoped
@@ -388,7 +392,18 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
       }
     })
 
-    const loopFiber = yield* Effect.forkScoped(loop)
+    // A running worker outlives a defect in its loop (a backend bug, a driver throwing): it logs
+    // it and starts the loop again after `pollInterval`. Draining surfaces it instead.
+    const supervised = mode === "drain" ? loop : loop.pipe(
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Effect.logError("sitq: worker loop failed; restarting").pipe(
+          Effect.annotateLogs({ worker: owner, cause: Cause.pretty(cause) }),
+          Effect.zipRight(Effect.sleep(pollInterval))
+        )
+      ),
+      Effect.forever
+    )
+    const loopFiber = yield* Effect.forkScoped(supervised)
 
     // Graceful shutdown (runs before the fibers above are interrupted): stop claiming, give
     // running tasks `shutdownTimeout` to finish, then interrupt them (their leases are released).
