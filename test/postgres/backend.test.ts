@@ -7,7 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { createServer } from "node:net"
 import type { AddressInfo, Server, Socket } from "node:net"
 import { PgClient } from "@effect/sql-pg"
-import { Deferred, Effect, Exit, Fiber, Layer, Option, Queue, Redacted, TestClock } from "effect"
+import { Config, Deferred, Effect, Exit, Fiber, Layer, Option, Queue, Redacted, TestClock } from "effect"
 import type * as B from "../../src/Backend.js"
 import { Backend } from "../../src/Backend.js"
 import { PostgresBackend } from "../../src/backends/postgres.js"
@@ -418,6 +418,21 @@ describe("PostgresBackend port", () => {
       assert.strictEqual(success, 0)
       assert.deepStrictEqual(ids(yield* b.list({})), ["live"])
     }).pipe(Effect.provide(freshLayer({ retention: { finishedOlderThan: "200 millis", every: "100 millis" } }))))
+
+  it.live("layerConfig reads the URL (redacted) and schema from Config", () =>
+    Effect.gen(function*() {
+      const schema = freshSchema()
+      const pg = yield* client()
+      yield* dropOnClose(pg, schema)
+      const ctx = yield* Layer.build(PostgresBackend.layerConfig({
+        url: Config.redacted("SITQ_TEST_POSTGRES_URL"),
+        schema: Config.succeed(schema)
+      }))
+      const b = yield* Effect.provide(Backend, ctx)
+      yield* b.enqueue([task("cfg")])
+      const rows = yield* pg.unsafe<{ id: string }>(`SELECT id FROM "${schema}".tasks`).withoutTransform
+      assert.deepStrictEqual(rows.map((r) => r.id), ["cfg"])
+    }).pipe(Effect.scoped))
 
   describe("connection failures fail the layer with a typed BackendError, quickly", () => {
     const start = (options: PostgresBackend.Options) =>

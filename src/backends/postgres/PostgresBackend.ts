@@ -17,9 +17,11 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { PgClient } from "@effect/sql-pg"
 import * as Reactivity from "@effect/experimental/Reactivity"
 import type { Scope } from "effect"
+import type { ConfigError } from "effect"
 import {
   Cause,
   Clock,
+  Config,
   Deferred,
   Duration,
   Effect,
@@ -744,3 +746,26 @@ export const layer = (options: Options): Layer.Layer<Backend, BackendError> =>
       return yield* make(options).pipe(Effect.provideService(PgClient.PgClient, client))
     })
   )
+
+/**
+ * {@link layer} with its options read from `Config` (e.g. the URL from the environment, kept
+ * `Redacted`).
+ *
+ * @example
+ * ```ts
+ * import { Config } from "effect"
+ * import { PostgresBackend } from "sitq/postgres"
+ *
+ * const BackendLive = PostgresBackend.layerConfig({
+ *   url: Config.redacted("DATABASE_URL"),
+ *   schema: Config.string("SITQ_SCHEMA").pipe(Config.withDefault("sitq"))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<Options>
+): Layer.Layer<Backend, BackendError | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
