@@ -199,6 +199,28 @@ describe("PostgresBackend port", () => {
       assert.strictEqual((yield* b.list({})).length, 3)
     }).pipe(Effect.provide(freshLayer())))
 
+  it.effect("retry of a keyed task: it takes its key back, unless a live task holds it now", () =>
+    Effect.gen(function*() {
+      const b = yield* Backend
+      yield* b.enqueue([task("a", { key: "A" }), task("b", { key: "B" })])
+      const claimed = yield* b.claim({ owner: "w", queues: ["default"], limit: 2, leaseMillis: 1_000 })
+      yield* b.settle(claimed.map((r) => ({
+        _tag: "Failed" as const,
+        lease: lease(r),
+        error: { tag: "E", message: "m", data: null },
+        traceback: null
+      })))
+      // A new live task takes key B while b is failed.
+      assert.deepStrictEqual(yield* b.enqueue([task("b2", { key: "B" })]), [{ id: "b2", inserted: true }])
+      assert.strictEqual(yield* b.retry("a"), "requeued")
+      assert.strictEqual(yield* b.retry("b"), "requeued")
+      assert.strictEqual(Option.getOrThrow(yield* b.get("a")).key, "A")
+      assert.deepStrictEqual(yield* b.enqueue([task("a2", { key: "A" })]), [{ id: "a", inserted: false }])
+      // Two live tasks cannot share a key: b runs again without it; b2 keeps it.
+      assert.strictEqual(Option.getOrThrow(yield* b.get("b")).key, null)
+      assert.deepStrictEqual(yield* b.enqueue([task("b3", { key: "B" })]), [{ id: "b2", inserted: false }])
+    }).pipe(Effect.provide(freshLayer())))
+
   it.effect("a batch is atomic: one bad row inserts nothing", () =>
     Effect.gen(function*() {
       const b = yield* Backend
