@@ -572,6 +572,7 @@ export const make = (
           Effect.forkScoped
         )
       let sessions = 0
+      let failures = 0
       const session = Effect.scoped(Effect.gen(function*() {
         // Both channels share the one LISTEN connection of the client.
         const main = yield* listen(channel)
@@ -594,6 +595,7 @@ export const make = (
           })
         )
         yield* Deferred.succeed(listening, undefined)
+        failures = 0
         if (sessions++ > 0) {
           yield* Effect.logInfo("sitq postgres: listener reconnected")
           // Notifications sent while it was down are lost: wake the local workers once.
@@ -609,7 +611,8 @@ export const make = (
             ? Effect.failCause(cause)
             : Effect.logWarning("sitq postgres: listener lost, reconnecting").pipe(
               Effect.annotateLogs("error", Cause.pretty(cause).split("\n")[0] ?? ""),
-              Effect.zipRight(Effect.sleep("200 millis"))
+              // 200 ms, then longer while the server stays unreachable (at most 5 s).
+              Effect.zipRight(Effect.suspend(() => Effect.sleep(Math.min(5_000, 200 * 2 ** Math.min(failures++, 5)))))
             )
         ),
         Effect.forever
