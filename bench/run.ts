@@ -1,21 +1,30 @@
 /**
- * `npm run bench -- [memory|sqlite|postgres|redis ...]` (default: memory). Each suite prints a
- * markdown table; suites with peers run the peers in the same run and print ratios.
+ * `npm run bench -- [memory|sqlite|postgres|redis|all ...]` (default: memory). `npm run bench`
+ * compiles `src/` and `bench/` with tsc into `bench/.dist/` and runs this file from there, so sitq
+ * and the peers both run as plain compiled JavaScript. Each suite prints a markdown table; suites
+ * with peers run the peers in the same run and print ratios.
  */
 import { Effect } from "effect"
-import { benchMemory } from "./memory.js"
+import { cpus } from "node:os"
 
-const suites: Record<string, Effect.Effect<unknown, unknown>> = {
-  memory: benchMemory
+const suites: Record<string, () => Promise<Effect.Effect<unknown, unknown>>> = {
+  memory: async () => (await import("./memory.js")).benchMemory,
+  sqlite: async () => (await import("./sqlite.js")).benchSqlite,
+  postgres: async () => (await import("./postgres.js")).benchPostgres,
+  redis: async () => (await import("./redis.js")).benchRedis
 }
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"))
-const names = wanted.length === 0 ? ["memory"] : wanted
+const names = wanted.length === 0 ? ["memory"] : wanted.includes("all") ? Object.keys(suites) : wanted
 for (const name of names) {
   if (!(name in suites)) {
-    console.error(`unknown bench suite '${name}'; known: ${Object.keys(suites).join(", ")}`)
+    console.error(`unknown bench suite '${name}'; known: ${Object.keys(suites).join(", ")}, all`)
     process.exit(2)
   }
 }
-console.log(`# sitq benchmarks (node ${process.version}, ${new Date().toISOString()})`)
-for (const name of names) await Effect.runPromise(suites[name]!)
+console.log(`# sitq benchmarks (node ${process.version}, ${cpus().length} cores, ${new Date().toISOString()})`)
+for (const name of names) {
+  const started = performance.now()
+  await Effect.runPromise(await suites[name]!())
+  console.error(`(${name}: ${((performance.now() - started) / 1000).toFixed(1)} s)`)
+}
