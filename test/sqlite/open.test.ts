@@ -234,7 +234,7 @@ describe("SqliteBackend.layerClient", () => {
 
       const failed = yield* Effect.flip(sql.withTransaction(Effect.gen(function*() {
         yield* sql`INSERT INTO orders (id) VALUES ('o1')`
-        yield* backend.enqueue([newTask({ id: "mail-o1" })])
+        yield* backend.enqueue([newTask({ id: "mail-o1", key: "order-o1" })])
         assert.isTrue(Option.isSome(yield* backend.get("mail-o1")))
         return yield* Effect.fail("payment declined" as const)
       })))
@@ -250,9 +250,44 @@ describe("SqliteBackend.layerClient", () => {
       assert.strictEqual((yield* backend.stats()).pending, 2)
       assert.deepStrictEqual(yield* sql`SELECT id FROM orders`, [{ id: "o2" }])
 
-      // a second backend on the same file sees the committed task: it is in the file
+      // a failed enqueue inside the transaction undoes only itself (a savepoint): the
+      // application may handle the error and commit the rest
+      yield* sql.withTransaction(Effect.gen(function*() {
+        yield* sql`INSERT INTO orders (id) VALUES ('o3')`
+        const failed = yield* Effect.flip(
+          backend.enqueue([newTask({ id: "mail-o3", key: "order-o3" }), newTask({ id: "mail-o2" })])
+        )
+        assert.strictEqual(failed.reason, "Query")
+        yield* backend.enqueue([newTask({ id: "mail-o3b", key: "order-o3" })])
+      }))
+      assert.isTrue(Option.isNone(yield* backend.get("mail-o3")))
+      assert.strictEqual(Option.getOrThrow(yield* backend.get("mail-o3b")).key, "order-o3")
+      assert.deepStrictEqual(yield* sql`SELECT id FROM orders ORDER BY id`, [{ id: "o2" }, { id: "o3" }])
+
+      // a second backend on the same file sees the committed tasks: they are in the file
       const own = yield* Effect.provide(Backend, yield* Layer.build(SqliteBackend.layer({ filename })))
-      assert.strictEqual((yield* own.stats()).pending, 2)
+      assert.strictEqual((yield* own.stats()).pending, 3)
+    }))
+
+  it.scoped("SqliteBackend.layer keeps to its own file inside a transaction of another client", () =>
+    Effect.gen(function*() {
+      const appFile = yield* tempFile
+      const queueFile = yield* tempFile
+      const ctx = yield* Layer.build(
+        SqliteBackend.layer({ filename: queueFile }).pipe(Layer.merge(SqliteClient.layer({ filename: appFile })))
+      )
+      const sql = Context.get(ctx, SqlClient.SqlClient)
+      const backend = Context.get(ctx, Backend)
+      const failed = yield* Effect.flip(sql.withTransaction(Effect.gen(function*() {
+        yield* backend.enqueue([newTask({ id: "own-1", key: "k" }), newTask({ id: "own-2" })])
+        yield* backend.cancel("own-2")
+        return yield* Effect.fail("app failure" as const)
+      })))
+      assert.strictEqual(failed, "app failure")
+      // not part of the application's transaction: the tasks are in the queue's own file
+      assert.strictEqual(Option.getOrThrow(yield* backend.get("own-1")).status, "pending")
+      assert.strictEqual(Option.getOrThrow(yield* backend.get("own-2")).status, "cancelled")
+      assert.deepStrictEqual(yield* sql`SELECT name FROM sqlite_master`, [])
     }))
 
   it.scoped("shares events with SqliteBackend.layer on the same file", () =>

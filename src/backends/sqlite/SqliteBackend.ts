@@ -21,7 +21,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import { Cause, Clock, Effect, Layer, Option, Predicate, PubSub, Scope } from "effect"
+import { Cause, Clock, Effect, Exit, Layer, Option, Predicate, PubSub, Scope } from "effect"
 import { closeSync, openSync, readSync, statSync } from "node:fs"
 import type * as B from "../../Backend.js"
 import { Backend, emptyStats } from "../../Backend.js"
@@ -369,12 +369,81 @@ const statements = (t: string) => ({
 // the backend
 // -----------------------------------------------------------------------------------------------
 
+/** Statements on one connection. */
+interface Db {
+  readonly all: <A>(text: string, params: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<A>, SqlError>
+  readonly run: (text: string, params: ReadonlyArray<unknown>) => Effect.Effect<unknown, SqlError>
+}
+
+const dbOf = (conn: Connection): Db => ({
+  all: (text, params) => conn.execute(text, params, undefined),
+  run: (text, params) => conn.executeRaw(text, params)
+})
+
+/** Runs `effect` between `begin` and `commit`, undoing with `rollback` on failure or interruption. */
+const within = <A, E>(
+  conn: Connection,
+  begin: string,
+  commit: string,
+  rollback: ReadonlyArray<string>,
+  effect: Effect.Effect<A, E>
+): Effect.Effect<A, E | SqlError> =>
+  Effect.uninterruptibleMask((restore) => {
+    const undo = Effect.ignore(Effect.forEach(rollback, (text) => conn.executeRaw(text, []), { discard: true }))
+    const finish = (exit: Exit.Exit<A, E>): Effect.Effect<A, E | SqlError> =>
+      Exit.isSuccess(exit)
+        ? Effect.as(
+          Effect.catchAll(conn.executeRaw(commit, []), (error) => Effect.zipRight(undo, Effect.fail(error))),
+          exit.value
+        )
+        : Effect.zipRight(undo, exit)
+    return Effect.zipRight(conn.executeRaw(begin, []), Effect.flatMap(Effect.exit(restore(effect)), finish))
+  })
+
 /**
- * Builds the backend over the `SqlClient` in context, on a store whose schema is already migrated
- * (see {@link migrate}), publishing events to `events`.
+ * How the backend runs its statements: `f` gets one connection for its statements, in a
+ * transaction when `transaction` (the backend asks for one only when it runs several statements
+ * that must be atomic). Statements go to the connection itself: `@effect/sql`'s statement layer (a
+ * span and a compiled statement per call) costs several times what SQLite takes for them.
+ */
+type Use = <A, E>(transaction: boolean, f: (db: Db) => Effect.Effect<A, E>) => Effect.Effect<A, E | SqlError>
+
+/**
+ * The layer's own connection, which nothing else uses: a semaphore keeps one operation at a time on
+ * it. Transactions are `BEGIN IMMEDIATE`: the write lock first, so that what they read nobody
+ * changes before they commit.
+ */
+const ownConnection = (conn: Connection, lock: Effect.Semaphore): Use => (transaction, f) =>
+  lock.withPermits(1)(
+    transaction ? within(conn, "BEGIN IMMEDIATE", "COMMIT", ["ROLLBACK"], f(dbOf(conn))) : f(dbOf(conn))
+  )
+
+/**
+ * The application's client: inside the application's transaction, its connection (and a savepoint
+ * when `transaction`, so that a failed operation undoes only itself); otherwise a connection
+ * reserved from the client for the operation (other users of the client wait), in a
+ * `BEGIN IMMEDIATE` transaction when `transaction`.
+ */
+const clientConnection = (sql: SqlClient.SqlClient): Use => (transaction, f) =>
+  Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (outer) => {
+    if (Option.isSome(outer)) {
+      const conn = outer.value[0]
+      return transaction
+        ? within(conn, "SAVEPOINT sitq", "RELEASE sitq", ["ROLLBACK TO sitq", "RELEASE sitq"], f(dbOf(conn)))
+        : f(dbOf(conn))
+    }
+    return Effect.scoped(
+      Effect.flatMap(sql.reserve, (conn) =>
+        transaction ? within(conn, "BEGIN IMMEDIATE", "COMMIT", ["ROLLBACK"], f(dbOf(conn))) : f(dbOf(conn)))
+    )
+  })
+
+/**
+ * Builds the backend on a store whose schema is already migrated (see {@link migrate}), running
+ * its statements with `use` and publishing events to `events`.
  */
 const makeBackend = (
-  sql: SqlClient.SqlClient,
+  use: Use,
   names: Schema.Names,
   events: PubSub.PubSub<B.BackendEvent>
 ): B.Backend => {
@@ -387,9 +456,6 @@ const makeBackend = (
   const readyEvents = (queues: Iterable<string>): Array<B.BackendEvent> =>
     Array.from(new Set(queues), (queue) => ({ _tag: "Ready", queue }))
 
-  /** Runs `effect` in a transaction when it takes more than one statement. */
-  const atomically = <A, E>(statementsCount: number, effect: Effect.Effect<A, E>) =>
-    statementsCount > 1 ? sql.withTransaction(effect) : effect
 
   const enqueue: B.Backend["enqueue"] = (input) => {
     if (input.length === 0) return Effect.succeed([])
@@ -412,9 +478,9 @@ const makeBackend = (
     const dedup = firstOfKey.size > 0
     const parts = chunks(rows, CHUNK)
     return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      atomically(
-        parts.length + (dedup ? 1 : 0),
-        Effect.gen(function*() {
+      use(
+        parts.length + (dedup ? 1 : 0) > 1,
+        (db) => Effect.gen(function*() {
           const inserted = new Set<string>()
           for (const part of parts) {
             const params: Array<unknown> = [now]
@@ -422,10 +488,10 @@ const makeBackend = (
               params.push(task.id, task.queue, task.name, task.payload, task.priority, task.runAt, task.key)
             }
             if (dedup) {
-              const returned = yield* sql.unsafe<{ readonly id: string }>(s.insertDedup(part.length), params)
+              const returned = yield* db.all<{ readonly id: string }>(s.insertDedup(part.length), params)
               for (const row of returned) inserted.add(row.id)
             } else {
-              yield* sql.unsafe(s.insertPlain(part.length), params).raw
+              yield* db.run(s.insertPlain(part.length), params)
               for (const task of part) inserted.add(task.id)
             }
           }
@@ -435,7 +501,7 @@ const makeBackend = (
             task.key !== null && !inserted.has(task.id) ? [task.key] : []
           )
           for (const part of chunks(lookup, CHUNK)) {
-            const found = yield* sql.unsafe<{ readonly id: string; readonly key: string }>(
+            const found = yield* db.all<{ readonly id: string; readonly key: string }>(
               s.liveKeys(part.length),
               part
             )
@@ -480,22 +546,22 @@ const makeBackend = (
     const n = queues.length
     const limit = Math.floor(request.limit)
     return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      // Two statements, no transaction: the pairs only shape the claim. A priority that appears
-      // in between (another process enqueues) is seen by the next claim; the claim itself is one
-      // atomic statement either way.
-      Effect.flatMap(
-        sql.unsafe<{ readonly queue: string; readonly x: number }>(s.pendingPriorities(n), queues),
-        (pairs) => {
-          const head = [request.owner, now + request.leaseMillis, now]
-          if (pairs.length > MAX_BRANCHES) {
-            return sql.unsafe<Row>(s.claimScan(n), [...head, ...queues, now, ...queues, now, limit])
+      // Under the write lock from the start (BEGIN IMMEDIATE), so that the pairs read are those
+      // the claim sees.
+      use(true, (db) =>
+        Effect.flatMap(
+          db.all<{ readonly queue: string; readonly x: number }>(s.pendingPriorities(n), queues),
+          (pairs) => {
+            const head = [request.owner, now + request.leaseMillis, now]
+            if (pairs.length > MAX_BRANCHES) {
+              return db.all<Row>(s.claimScan(n), [...head, ...queues, now, ...queues, now, limit])
+            }
+            const params: Array<unknown> = head
+            for (const pair of pairs) params.push(pair.queue, pair.x, now)
+            params.push(...queues, now, limit)
+            return db.all<Row>(s.claim(`${pairs.length}:${n}`), params)
           }
-          const params: Array<unknown> = head
-          for (const pair of pairs) params.push(pair.queue, pair.x, now)
-          params.push(...queues, now, limit)
-          return sql.unsafe<Row>(s.claim(`${pairs.length}:${n}`), params)
-        }
-      )).pipe(
+        ))).pipe(
         Effect.map((rows) => rows.slice().sort(claimOrder).map(toRecord)),
         Effect.mapError(queryError("claim"))
       )
@@ -507,15 +573,15 @@ const makeBackend = (
     if (leases.length === 0) return Effect.succeed([])
     const parts = chunks(leases, CHUNK)
     return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      atomically(
-        parts.length,
-        Effect.gen(function*() {
+      use(
+        parts.length > 1,
+        (db) => Effect.gen(function*() {
           const kept = new Set<string>()
           for (const part of parts) {
             const params: Array<unknown> = []
             for (const lease of part) params.push(lease.id, lease.owner, lease.attempt)
             params.push(now + leaseMillis)
-            const rows = yield* sql.unsafe<{ readonly id: string; readonly lease_owner: string; readonly attempts: number }>(
+            const rows = yield* db.all<{ readonly id: string; readonly lease_owner: string; readonly attempts: number }>(
               s.heartbeat(part.length),
               params
             )
@@ -540,9 +606,9 @@ const makeBackend = (
     })
     const parts = rounds.flatMap((round) => chunks(round, CHUNK))
     return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      atomically(
-        parts.length,
-        Effect.gen(function*() {
+      use(
+        parts.length > 1,
+        (db) => Effect.gen(function*() {
           const accepted = new Array<boolean>(outcomes.length).fill(false)
           const finished: Array<string> = []
           const requeued: Array<string> = []
@@ -564,7 +630,7 @@ const makeBackend = (
                 o._tag === "Failed" || o._tag === "Retrying" ? o.traceback : null
               )
             }
-            const rows = yield* sql.unsafe<{ readonly id: string; readonly queue: string; readonly status: string }>(
+            const rows = yield* db.all<{ readonly id: string; readonly queue: string; readonly status: string }>(
               s.settle(part.length),
               params
             )
@@ -591,10 +657,11 @@ const makeBackend = (
 
   const cancel: B.Backend["cancel"] = (id) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      sql.withTransaction(Effect.gen(function*() {
-        const rows = yield* sql.unsafe(s.cancel, [now, id])
+      use(true, (db) =>
+        Effect.gen(function*() {
+        const rows = yield* db.all(s.cancel, [now, id])
         if (rows.length > 0) return "cancelled" as const
-        const found = yield* sql.unsafe(s.status, [id])
+        const found = yield* db.all(s.status, [id])
         return found.length > 0 ? "finished" as const : "not_found" as const
       }))).pipe(
         Effect.mapError(queryError("cancel")),
@@ -607,10 +674,11 @@ const makeBackend = (
 
   const retry: B.Backend["retry"] = (id) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      sql.withTransaction(Effect.gen(function*() {
-        const rows = yield* sql.unsafe<{ readonly queue: string }>(s.retry, [now, id])
+      use(true, (db) =>
+        Effect.gen(function*() {
+        const rows = yield* db.all<{ readonly queue: string }>(s.retry, [now, id])
         if (rows.length > 0) return { result: "requeued" as const, queue: rows[0].queue }
-        const found = yield* sql.unsafe(s.status, [id])
+        const found = yield* db.all(s.status, [id])
         return { result: found.length > 0 ? "not_finished" as const : "not_found" as const, queue: undefined }
       }))).pipe(
         Effect.mapError(queryError("retry")),
@@ -620,7 +688,7 @@ const makeBackend = (
       )
 
   const get: B.Backend["get"] = (id) =>
-    sql.unsafe<Row>(s.get, [id]).pipe(
+    use(false, (db) => db.all<Row>(s.get, [id])).pipe(
       Effect.map((rows) => rows.length === 0 ? Option.none() : Option.some(toRecord(rows[0]))),
       Effect.mapError(queryError("get"))
     )
@@ -643,17 +711,18 @@ const makeBackend = (
     params.push(limit)
     const shape = [filter.status, filter.name, filter.queue].map((v) => v === undefined ? "0" : "1").join("") +
       (filter.newestFirst === true ? "1" : "0")
-    return sql.unsafe<Row>(listText(shape), params).pipe(
+    return use(false, (db) => db.all<Row>(listText(shape), params)).pipe(
       Effect.map((rows) => rows.map(toRecord)),
       Effect.mapError(queryError("list"))
     )
   }
 
   const stats: B.Backend["stats"] = (queue) =>
-    sql.unsafe<{ readonly status: B.TaskStatus; readonly n: number }>(
-      queue === undefined ? s.stats : s.statsQueue,
-      queue === undefined ? [] : [queue]
-    ).pipe(
+    use(false, (db) =>
+      db.all<{ readonly status: B.TaskStatus; readonly n: number }>(
+        queue === undefined ? s.stats : s.statsQueue,
+        queue === undefined ? [] : [queue]
+      )).pipe(
       Effect.map((rows) => {
         const counts = emptyStats()
         for (const row of rows) {
@@ -684,7 +753,7 @@ const makeBackend = (
     const text = `DELETE FROM ${t} WHERE seq IN (SELECT seq FROM ${t} WHERE ${where.join(" AND ")} LIMIT ?)`
     // Batches of separate statements: other processes get the write lock in between.
     const loop = (total: number): Effect.Effect<number, SqlError> =>
-      Effect.flatMap(sql.unsafe(text, params).raw, (result) => {
+      Effect.flatMap(use(false, (db) => db.run(text, params)), (result) => {
         const changes = Predicate.hasProperty(result, "changes") && typeof result.changes === "number"
           ? result.changes
           : 0
@@ -695,7 +764,8 @@ const makeBackend = (
 
   const nextWakeAt: B.Backend["nextWakeAt"] = (queues) => {
     if (queues.length === 0) return Effect.succeed(Option.none())
-    return sql.unsafe<{ readonly at: number | null }>(s.nextWakeAt(queues.length), [...queues, ...queues]).pipe(
+    return use(false, (db) =>
+      db.all<{ readonly at: number | null }>(s.nextWakeAt(queues.length), [...queues, ...queues])).pipe(
       Effect.map((rows) => Option.fromNullable(rows[0]?.at ?? null)),
       Effect.mapError(queryError("nextWakeAt"))
     )
@@ -851,7 +921,7 @@ export const make = (
       : undefined
     yield* migrate(sql, names, filename ?? "(application client)")
     const events = yield* Hub.acquire(Hub.clientKey(client, filename, names.prefix))
-    return makeBackend(sql, names, events)
+    return makeBackend(clientConnection(sql), names, events)
   })
 
 /**
@@ -895,8 +965,13 @@ export const layer = (options: Options): Layer.Layer<B.Backend, BackendError> =>
         })
       )
       yield* migrate(sql, names, filename)
+      // The client is private: its one connection is held for the layer's lifetime and shared by
+      // the backend's operations under a semaphore of its own. (The application's transactions,
+      // on its own clients, never reach it.)
+      const conn = yield* opening(filename, "Connect", sql.reserve)
+      const lock = yield* Effect.makeSemaphore(1)
       const events = yield* Hub.acquire(Hub.fileKey(filename, names.prefix))
-      return makeBackend(sql, names, events)
+      return makeBackend(ownConnection(conn, lock), names, events)
     })
   )
 
