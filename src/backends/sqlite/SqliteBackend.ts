@@ -1,9 +1,9 @@
 /**
  * `SqliteBackend`: the embedded, durable backend. Tasks live in one table of a SQLite database
  * file (through `@effect/sql-sqlite-node`, better-sqlite3 underneath), so they survive restarts,
- * and several worker processes can share one file: every claim is a single `UPDATE … RETURNING`
- * statement, which SQLite runs under its write lock, so no two processes ever claim the same task
- * while both hold live leases.
+ * and several worker processes can share one file: every claim is one `UPDATE … RETURNING` under
+ * SQLite's write lock (`BEGIN IMMEDIATE`), so no two processes ever claim the same task while both
+ * hold live leases.
  *
  * - `SqliteBackend.layer({ filename })` opens its own connection (WAL mode, a busy timeout) and
  *   creates or upgrades the schema with `@effect/sql`'s `Migrator`.
