@@ -33,7 +33,7 @@ export const store = Effect.gen(function*() {
   const backend = yield* PostgresBackend.make({ schema }).pipe(Effect.provideService(PgClient.PgClient, pg))
   yield* pg.unsafe(`CREATE TABLE "${schema}".runs (
     task_id text NOT NULL, attempt int NOT NULL, worker text NOT NULL,
-    started_at bigint NOT NULL, enqueued_at bigint NOT NULL, PRIMARY KEY (task_id, attempt))`).raw.pipe(Effect.orDie)
+    started_at bigint NOT NULL, enqueued_at bigint NOT NULL, PRIMARY KEY (task_id, attempt, worker, started_at))`).raw.pipe(Effect.orDie)
   yield* pg.unsafe(`CREATE TABLE "${schema}".interrupts (task_id text NOT NULL, worker text NOT NULL, at bigint NOT NULL)`)
     .raw.pipe(Effect.orDie)
   const ctx = yield* Layer.build(

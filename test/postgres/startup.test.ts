@@ -31,7 +31,7 @@ describe("PostgresBackend start-up", () => {
       assert.deepStrictEqual(migrations.map((m) => [m.migration_id, m.name]), [[1, "create_tasks"]])
       yield* pg.unsafe(`CREATE TABLE "${schema}".runs (
         task_id text NOT NULL, attempt int NOT NULL, worker text NOT NULL,
-        started_at bigint NOT NULL, enqueued_at bigint NOT NULL, PRIMARY KEY (task_id, attempt))`).raw
+        started_at bigint NOT NULL, enqueued_at bigint NOT NULL, PRIMARY KEY (task_id, attempt, worker, started_at))`).raw
       const ctx = yield* Layer.build(
         TaskQueue.layer.pipe(
           Layer.provideMerge(PostgresBackend.layerClient({ schema })),
