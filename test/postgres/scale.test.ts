@@ -35,6 +35,11 @@ describe("PostgresBackend at scale", () => {
       assert.include(claimPlan, "tasks_pending")
       assert.include(claimPlan, "tasks_leased")
       assert.notInclude(claimPlan, "Seq Scan")
+      const claimManyPlan = yield* plan(q.claimMany, [["default", "other"], now, 50, "w", now + 30_000])
+      assert.include(claimManyPlan, "tasks_pending")
+      assert.notInclude(claimManyPlan, "Seq Scan")
+      // Each queue is walked in index order: no sort of every due task.
+      assert.notInclude(claimManyPlan, "Bitmap")
       const wakePlan = yield* plan(q.nextWakeAt, [["default"]])
       assert.notInclude(wakePlan, "Seq Scan")
       const purgePlan = yield* plan(q.purge(true, false), [["success"], 1000, 500])

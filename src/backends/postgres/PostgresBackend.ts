@@ -347,10 +347,11 @@ export const make = (
     const claim: B.Backend["claim"] = (request) =>
       request.queues.length === 0 || request.limit <= 0 ? Effect.succeed([]) : Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        for (const queue of request.queues) knownQueues.add(queue)
-        const one = request.queues.length === 1
+        const queues = Array.from(new Set(request.queues))
+        for (const queue of queues) knownQueues.add(queue)
+        const one = queues.length === 1
         const rows = yield* run<TaskRow>("claim", one ? q.claimOne : q.claimMany, [
-          one ? request.queues[0] : request.queues,
+          one ? queues[0] : queues,
           now,
           Math.floor(request.limit),
           request.owner,

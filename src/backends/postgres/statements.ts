@@ -56,16 +56,26 @@ export const statements = (schema: string) => {
   const T = `"${schema}".tasks`
   const live = `('pending', 'in_progress')`
   const finished = `('success', 'failed', 'cancelled')`
-  const claimFor = (queuePredicate: string) => `
-    WITH p AS (
-      SELECT id, priority, run_at, seq FROM ${T}
-      WHERE status = 'pending' AND ${queuePredicate} AND run_at <= $2
-      ORDER BY priority DESC, run_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED
-    ), l AS (
-      SELECT id, priority, run_at, seq FROM ${T}
-      WHERE status = 'in_progress' AND ${queuePredicate} AND lease_until <= $2
-      ORDER BY priority DESC, run_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED
-    ), c AS (
+  /**
+   * Due pending tasks and tasks with an expired lease, each set taken in claim order from its
+   * partial index and locked with SKIP LOCKED, then the first `$3` of both. With several queues
+   * each queue is walked on its own (a LATERAL join), so the index order is used per queue
+   * instead of sorting every due task of every queue.
+   */
+  const claimFor = (many: boolean) => {
+    const due = (status: string, condition: string) => {
+      const select = (queue: string) =>
+        `SELECT id, priority, run_at, seq FROM ${T}
+        WHERE status = '${status}' AND queue = ${queue} AND ${condition}
+        ORDER BY priority DESC, run_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED`
+      return many
+        ? `SELECT x.* FROM unnest($1::text[]) AS qn(queue) CROSS JOIN LATERAL (${select("qn.queue")}) x`
+        : select("$1")
+    }
+    return `
+    WITH p AS (${due("pending", "run_at <= $2")}),
+    l AS (${due("in_progress", "lease_until <= $2")}),
+    c AS (
       SELECT id FROM (SELECT * FROM p UNION ALL SELECT * FROM l) x
       ORDER BY priority DESC, run_at, seq LIMIT $3
     )
@@ -73,6 +83,7 @@ export const statements = (schema: string) => {
       lease_until = $5, started_at = $2
     FROM c WHERE t.id = c.id
     RETURNING ${columns("t.")}`
+  }
   const keepOnRelease = (column: string) =>
     `${column} = CASE i.kind WHEN 'S' THEN NULL WHEN 'L' THEN t.${column} ELSE i.${column} END`
   return {
@@ -105,8 +116,8 @@ export const statements = (schema: string) => {
       )
       SELECT count(pg_notify($8, 'R|' || $9 || '|' || q.queue))::int4 AS n FROM (SELECT DISTINCT queue FROM ins) q`,
     liveKeys: `SELECT id, key FROM ${T} WHERE key = ANY($1::text[]) AND status IN ${live}`,
-    claimOne: claimFor("queue = $1"),
-    claimMany: claimFor("queue = ANY($1::text[])"),
+    claimOne: claimFor(false),
+    claimMany: claimFor(true),
     heartbeat: `
       UPDATE ${T} t SET lease_until = $4
       FROM unnest($1::text[], $2::text[], $3::int4[]) AS l(id, owner, attempt)
