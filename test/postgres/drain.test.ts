@@ -6,7 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { Work } from "../fixtures/postgres-worker-task.js"
-import { runCounts, store, waitUntil, worker } from "./processes.js"
+import { runCounts, settledRunCounts, store, waitUntil, worker } from "./processes.js"
 
 describe("PostgresBackend with worker processes", () => {
   it.live("four processes drain 20,000 tasks; each runs exactly once", () =>
@@ -30,7 +30,7 @@ describe("PostgresBackend with worker processes", () => {
       const seconds = (Date.now() - t0) / 1000
       const stats = yield* s.queue.stats()
       assert.deepStrictEqual(stats, { pending: 0, in_progress: 0, success: total, failed: 0, cancelled: 0 })
-      const runs = yield* runCounts(s.pg, s.schema)
+      const runs = yield* settledRunCounts(s.pg, s.schema, total)
       assert.deepStrictEqual(runs, { rows: total, tasks: total })
       const perWorker = yield* s.pg.unsafe<{ worker: string; n: number }>(
         `SELECT worker, count(*)::int4 AS n FROM "${s.schema}".runs GROUP BY worker ORDER BY worker`

@@ -7,7 +7,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { Work } from "../fixtures/postgres-worker-task.js"
-import { runCounts, store, waitUntil, worker } from "./processes.js"
+import { runCounts, settledRunCounts, store, waitUntil, worker } from "./processes.js"
 
 interface Run {
   readonly task_id: string
@@ -29,6 +29,7 @@ describe("PostgresBackend faults", () => {
       assert.strictEqual((yield* s.queue.stats()).in_progress, 5)
       yield* worker(s.schema, "sitq-kill-b", { SITQ_LEASE_MS: String(leaseMs), SITQ_POLL_MS: "10000" })
       yield* waitUntil("the tasks to succeed on worker B", Effect.map(s.queue.stats(), (st) => st.success === 5), "30 seconds")
+      assert.deepStrictEqual(yield* settledRunCounts(s.pg, s.schema, 10), { rows: 10, tasks: 5 })
       const runs = yield* s.pg.unsafe<Run>(
         `SELECT task_id, attempt, worker, started_at::float8 AS started_at FROM "${s.schema}".runs ORDER BY task_id, attempt`
       ).withoutTransform
@@ -90,7 +91,7 @@ describe("PostgresBackend faults", () => {
       yield* waitUntil("all tasks to succeed", Effect.map(s.queue.stats(), (st) => st.success === total), "40 seconds")
       assert.deepStrictEqual(yield* s.queue.stats(), { pending: 0, in_progress: 0, success: total, failed: 0, cancelled: 0 })
       // Every task ran exactly once.
-      assert.deepStrictEqual(yield* runCounts(s.pg, s.schema), { rows: total, tasks: total })
+      assert.deepStrictEqual(yield* settledRunCounts(s.pg, s.schema, total), { rows: total, tasks: total })
       // The worker noticed, and its LISTEN connection came back: a new task starts without polling.
       yield* waitUntil("the listener to reconnect", Effect.sync(() => w.output().includes("listener reconnected")), "15 seconds")
       assert.include(w.output(), "listener lost")

@@ -92,3 +92,13 @@ export const runCounts = (pg: PgClient.PgClient, schema: string) =>
     ).withoutTransform,
     (r) => r[0]
   ).pipe(Effect.orDie)
+
+/**
+ * The `runs` counts once the workers' recorders (20 ms batches) have caught up with `expected`
+ * rows, plus a pause in which any extra (duplicate) run would show up too.
+ */
+export const settledRunCounts = (pg: PgClient.PgClient, schema: string, expected: number) =>
+  waitUntil("the runs to be recorded", Effect.map(runCounts(pg, schema), (r) => r.rows >= expected), "10 seconds").pipe(
+    Effect.zipRight(Effect.sleep("300 millis")),
+    Effect.zipRight(runCounts(pg, schema))
+  )

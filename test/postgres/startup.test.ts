@@ -13,7 +13,7 @@ import { Serializer } from "../../src/Serializer.js"
 import { TaskQueue } from "../../src/TaskQueue.js"
 import { Work } from "../fixtures/postgres-worker-task.js"
 import { client, dropOnClose, freshSchema } from "./helpers.js"
-import { runCounts, waitUntil, worker } from "./processes.js"
+import { settledRunCounts, waitUntil, worker } from "./processes.js"
 
 describe("PostgresBackend start-up", () => {
   it.live("three processes starting at once on a fresh schema migrate it once and all work", () =>
@@ -42,7 +42,7 @@ describe("PostgresBackend start-up", () => {
       const queue = yield* Effect.provide(TaskQueue, ctx)
       yield* queue.enqueueMany(Work, Array.from({ length: 60 }, (_, n) => ({ n })))
       yield* waitUntil("all tasks to succeed", Effect.map(queue.stats(), (s) => s.success === 60), "30 seconds")
-      assert.deepStrictEqual(yield* runCounts(pg, schema), { rows: 60, tasks: 60 })
+      assert.deepStrictEqual(yield* settledRunCounts(pg, schema, 60), { rows: 60, tasks: 60 })
       const backend = yield* Effect.provide(Backend, ctx)
       assert.strictEqual(backend.name, "postgres")
     }).pipe(Effect.scoped), 60_000)
