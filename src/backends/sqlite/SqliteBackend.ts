@@ -737,6 +737,7 @@ const makeBackend = (
     const statuses = filter.statuses ?? ["success", "failed", "cancelled"]
     if (statuses.length === 0) return Effect.succeed(0)
     const where = [
+      `finished_at IS NOT NULL`,
       `status IN ('success', 'failed', 'cancelled')`,
       `status IN (${list(statuses.length)})`
     ]
