@@ -31,7 +31,7 @@ export const redisWorkload: Workload = {
   sameSamples: 200,
   crossSamples: 100,
   pollMs: 1000,
-  capSeconds: 60
+  capSeconds: 30
 }
 
 const url = process.env["SITQ_BENCH_REDIS_URL"] ?? "redis://127.0.0.1:6379"

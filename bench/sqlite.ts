@@ -36,7 +36,7 @@ export const sqliteWorkload: Workload = {
   sameSamples: 200,
   crossSamples: 100,
   pollMs: 50,
-  capSeconds: 60
+  capSeconds: 30
 }
 
 const latencyOpts = { timeoutMs: 10_000, gapMs: 5 }

@@ -217,22 +217,30 @@ export const processWithCap = async (
   stop: () => Promise<unknown>
 ): Promise<number> => {
   let count = 0
-  let finish!: () => void
-  const finished = new Promise<void>((resolve) => (finish = resolve))
-  const done = () => {
-    count++
-    if (count === tasks) finish()
-  }
+  let finish!: (capped: boolean) => void
+  let settled = false
+  let atEnd = { processed: 0, seconds: 0 }
+  const finished = new Promise<boolean>((resolve) => (finish = resolve))
   const t0 = performance.now()
+  const end = (capped: boolean) => {
+    if (settled) return
+    settled = true
+    atEnd = { processed: count, seconds: capped ? capSeconds : (performance.now() - t0) / 1000 }
+    finish(capped)
+  }
+  // The cap is also checked on every task: a peer whose loop never yields to the timer queue
+  // (synchronous driver, no-op handler) would otherwise run past a timer-based cap.
+  const done = () => {
+    if (settled) return
+    count++
+    if (count === tasks) end(false)
+    else if (performance.now() - t0 > capSeconds * 1000) end(true)
+  }
+  const timer = setTimeout(() => end(true), capSeconds * 1000)
   await start(done)
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const capped = await Promise.race([
-    finished.then(() => false),
-    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), capSeconds * 1000)))
-  ])
+  const capped = await finished
   clearTimeout(timer)
-  const seconds = (performance.now() - t0) / 1000
-  const processed = count
+  const { processed, seconds } = atEnd
   await stop()
   if (capped) {
     result.notes.push(

@@ -58,8 +58,14 @@ export const sitqColumn = async (
       enqueueOne: w.enqueueOne,
       tasks: w.tasks,
       concurrencies: w.concurrencies,
-      latencySamples: w.sameSamples
+      latencySamples: w.sameSamples,
+      capSeconds: w.capSeconds
     }))
+    for (const [c, n] of Object.entries(f.capped ?? {})) {
+      r.notes.push(
+        `processing c${c}: stopped at the ${w.capSeconds} s cap after ${n.toLocaleString("en-US")} of ${w.tasks.toLocaleString("en-US")} tasks; rate over that time`
+      )
+    }
     r.values.enqueueOne = f.enqueueOne
     r.values.enqueueMany = f.enqueueMany
     r.values.c1 = f.processing[w.concurrencies[0]]

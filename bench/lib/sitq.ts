@@ -6,7 +6,7 @@
  * - enqueue-to-start latency of one task for an idle worker in this process (p50, p99).
  */
 import type { Layer } from "effect"
-import { Deferred, Effect, Layer as L, Schema } from "effect"
+import { Deferred, Duration, Effect, Fiber, Layer as L, Schema } from "effect"
 import type { Backend } from "../../src/index.js"
 import { Serializer, Task, TaskQueue, Worker } from "../../src/index.js"
 
@@ -18,6 +18,8 @@ export interface Figures {
   readonly enqueueMany: number
   readonly processing: Record<number, number>
   readonly latency: { readonly p50: number; readonly p99: number }
+  /** Processing runs stopped at `SitqWorkload.capSeconds`: tasks finished by then, per concurrency. */
+  readonly capped?: Record<number, number>
 }
 
 export const percentile = (xs: ReadonlyArray<number>, p: number): number => {
@@ -37,6 +39,8 @@ export interface SitqWorkload {
   readonly tasks: number
   readonly concurrencies: ReadonlyArray<number>
   readonly latencySamples: number
+  /** Optional bound on each processing run: stop after this long and report the rate so far. */
+  readonly capSeconds?: number | undefined
 }
 
 /** Runs the workload; `fresh` must give an empty store each time it is built. */
@@ -68,11 +72,33 @@ export const runSitq = (fresh: Layer.Layer<Backend.Backend, unknown>, w: SitqWor
     }))
 
     const processing: Record<number, number> = {}
+    const capped: Record<number, number> = {}
     for (const concurrency of w.concurrencies) {
       processing[concurrency] = yield* inEnv(Effect.gen(function*() {
         const queue = yield* TaskQueue
         const payloads = Array.from({ length: w.tasks }, (_, i) => ({ i }))
         for (let b = 0; b < w.tasks; b += 1000) yield* queue.enqueueMany(Noop, payloads.slice(b, b + 1000))
+        if (w.capSeconds !== undefined) {
+          let done = 0
+          const Counted = Task.handler(Noop, () => Effect.sync(() => void done++))
+          let atCap: number | undefined
+          const watcher = yield* Effect.fork(Effect.sleep(Duration.seconds(w.capSeconds)).pipe(
+            Effect.andThen(Effect.sync(() => void (atCap = done)))
+          ))
+          const { seconds, value } = yield* timed(Effect.timeoutOption(
+            Worker.drain({ handlers: [Counted], concurrency }),
+            Duration.seconds(w.capSeconds)
+          ))
+          yield* Fiber.interrupt(watcher)
+          if (value._tag === "None") {
+            capped[concurrency] = atCap ?? done
+            return (atCap ?? done) / w.capSeconds
+          }
+          if (value.value.succeeded !== w.tasks) {
+            return yield* Effect.dieMessage(`processed ${value.value.succeeded} of ${w.tasks}`)
+          }
+          return w.tasks / seconds
+        }
         const { seconds, value } = yield* timed(Worker.drain({ handlers: [NoopLive], concurrency }))
         if (value.succeeded !== w.tasks) {
           return yield* Effect.dieMessage(`processed ${value.succeeded} of ${w.tasks}`)
@@ -102,7 +128,7 @@ export const runSitq = (fresh: Layer.Layer<Backend.Backend, unknown>, w: SitqWor
       return { p50: percentile(samples, 50), p99: percentile(samples, 99) }
     }), env))
 
-    return { enqueueOne, enqueueMany, processing, latency } satisfies Figures
+    return { enqueueOne, enqueueMany, processing, latency, capped } satisfies Figures
   })
 }
 
