@@ -540,12 +540,18 @@ const makeBackend = (
       )
   }
 
+  /** The earliest due time in these queues (pending runAt, running leaseUntil), or null. */
+  const wakeAt = (queues: ReadonlyArray<string>): Effect.Effect<number | null, SqlError> =>
+    use(false, (db) => db.all<{ readonly at: number | null }>(s.nextWakeAt(queues.length), [...queues, ...queues])).pipe(
+      Effect.map((rows) => rows[0]?.at ?? null)
+    )
+
   const claim: B.Backend["claim"] = (request) => {
     if (request.limit <= 0 || request.queues.length === 0) return Effect.succeed([])
     const queues = request.queues
     const n = queues.length
     const limit = Math.floor(request.limit)
-    return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    const claimDue = (now: number) =>
       // Under the write lock from the start (BEGIN IMMEDIATE), so that the pairs read are those
       // the claim sees.
       use(true, (db) =>
@@ -561,7 +567,11 @@ const makeBackend = (
             params.push(...queues, now, limit)
             return db.all<Row>(s.claim(`${pairs.length}:${n}`), params)
           }
-        ))).pipe(
+        ))
+    return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      // First a read (WAL: it waits for no one): when nothing is due, an idle poll ends here,
+      // without taking the write lock that other processes may be using.
+      Effect.flatMap(wakeAt(queues), (at) => at !== null && at <= now ? claimDue(now) : Effect.succeed([]))).pipe(
         Effect.map((rows) => rows.slice().sort(claimOrder).map(toRecord)),
         Effect.mapError(queryError("claim"))
       )
@@ -763,14 +773,11 @@ const makeBackend = (
     return loop(0).pipe(Effect.mapError(queryError("purge")))
   }
 
-  const nextWakeAt: B.Backend["nextWakeAt"] = (queues) => {
-    if (queues.length === 0) return Effect.succeed(Option.none())
-    return use(false, (db) =>
-      db.all<{ readonly at: number | null }>(s.nextWakeAt(queues.length), [...queues, ...queues])).pipe(
-      Effect.map((rows) => Option.fromNullable(rows[0]?.at ?? null)),
-      Effect.mapError(queryError("nextWakeAt"))
-    )
-  }
+  const nextWakeAt: B.Backend["nextWakeAt"] = (queues) =>
+    queues.length === 0
+      ? Effect.succeed(Option.none())
+      : wakeAt(queues).pipe(Effect.map(Option.fromNullable), Effect.mapError(queryError("nextWakeAt")))
+
 
   return {
     name: "sqlite",
