@@ -36,7 +36,7 @@ export const postgresWorkload: Workload = {
   capSeconds: 30
 }
 
-const url = process.env["SITQ_BENCH_PG_URL"] ?? "postgres://postgres@127.0.0.1:5432/test"
+const url = process.env["SITQ_BENCH_PG_URL"] ?? process.env["SITQ_TEST_POSTGRES_URL"] ?? "postgres://postgres@127.0.0.1:5432/test"
 const latencyOpts = { timeoutMs: 10_000, gapMs: 5 }
 let schemaCount = 0
 const created = new Set<string>()

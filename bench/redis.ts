@@ -34,7 +34,7 @@ export const redisWorkload: Workload = {
   capSeconds: 30
 }
 
-const url = process.env["SITQ_BENCH_REDIS_URL"] ?? "redis://127.0.0.1:6379"
+const url = process.env["SITQ_BENCH_REDIS_URL"] ?? process.env["SITQ_TEST_REDIS_URL"] ?? "redis://127.0.0.1:6379"
 const latencyOpts = { timeoutMs: 10_000, gapMs: 5 }
 let prefixCount = 0
 /** Every key pattern this suite created, deleted at the end of each run and again at the end. */
