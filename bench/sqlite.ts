@@ -152,7 +152,7 @@ const liteque = async (w: Workload, tmp: Tmp): Promise<SystemResult> => {
           timeoutSecs: 60,
           concurrency: c
         })
-        running = runner.run()
+        running = runner.run().catch((error) => void r.notes.push(`processing c${c}: runner failed (${String(error)})`))
       }, async () => {
         runner?.stop()
         await running
@@ -166,7 +166,7 @@ const liteque = async (w: Workload, tmp: Tmp): Promise<SystemResult> => {
     const runner = new Runner<{ i: number }>(queue, {
       run: async (job) => probe.hit((job as unknown as { data: { i: number } }).data.i, wallNow())
     }, { pollIntervalMs: w.pollMs, timeoutSecs: 60, concurrency: 1 })
-    const running = runner.run()
+    const running = runner.run().catch(() => {})
     record(r, "same", await latencySamples(w.sameSamples, probe, (i) => queue.enqueue({ i }), latencyOpts))
     runner.stop()
     await running
@@ -234,6 +234,9 @@ const sqlPersistedQueue = async (w: Workload, tmp: Tmp): Promise<SystemResult> =
 export const benchSqlite = Effect.promise(async () => {
   const w = sqliteWorkload
   const tmp = tempDir("sqlite")
+  // Also when a peer crashes the process (an uncaught error in its own loop).
+  const onExit = () => tmp.dispose()
+  process.once("exit", onExit)
   try {
     const results: Array<SystemResult> = []
     for (const run of [sitq, plainjob, liteque, sqlPersistedQueue]) {
@@ -264,6 +267,7 @@ export const benchSqlite = Effect.promise(async () => {
     ])
     return results
   } finally {
+    process.off("exit", onExit)
     tmp.dispose()
   }
 })
