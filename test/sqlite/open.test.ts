@@ -48,8 +48,7 @@ const openAsUnprivileged = (filename: string) =>
       {
         cwd: join(import.meta.dirname, "../.."),
         timeout: 30_000,
-        env: { ...process.env, HOME: "/tmp" },
-        ...(asRoot ? { uid: 65534, gid: 65534 } : {})
+        env: { ...process.env, HOME: "/tmp", ...(asRoot ? { SITQ_FIXTURE_UID: "65534" } : {}) }
       },
       (error, stdout, stderr) => {
         const line = stdout.trim().split("\n").pop() ?? ""
