@@ -330,10 +330,13 @@ export const make = (
             return yield* new BackendError({ reason: "Query", message: "enqueue returned no id" })
           }
           return result.id
-        }).pipe(Effect.withSpan("TaskQueue.enqueue", { attributes: { task: task.name } }))
+        }).pipe(Effect.withSpan("TaskQueue.enqueue", { attributes: { task: task.name }, captureStackTrace: false }))
       },
       enqueueMany: (task, payloads, opts) =>
-        enqueueMany(task, payloads, opts).pipe(Effect.withSpan("TaskQueue.enqueueMany", { attributes: { task: task.name } })),
+        enqueueMany(task, payloads, opts).pipe(Effect.withSpan("TaskQueue.enqueueMany", {
+            attributes: { task: task.name },
+            captureStackTrace: false
+          })),
       get: (id) => Effect.map(getRecord(id), toInfo),
       getResult: (id, wait) =>
         Effect.gen(function*() {

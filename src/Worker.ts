@@ -101,10 +101,31 @@ export interface WorkerService {
   readonly stats: Effect.Effect<WorkerStats>
 }
 
-const tasksCounter = Metric.counter("sitq_worker_tasks", {
+/**
+ * The counter of finished task attempts, tagged `outcome` = `Succeeded` | `Failed` | `Retrying` |
+ * `Released`. Read it with `Metric.value(Metric.tagged(taskOutcomes, "outcome", "Failed"))`, or
+ * export it with `@effect/opentelemetry`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const taskOutcomes: Metric.Metric.Counter<number> = Metric.counter("sitq_worker_tasks", {
   description: "Task attempts finished by sitq workers, by outcome",
   incremental: true
 })
+/** Counts accepted outcomes per kind, one metric update per kind and batch. */
+const recordMetrics = (batch: ReadonlyArray<B.Outcome>, accepted: ReadonlyArray<boolean>) => {
+  const byTag = { Succeeded: 0, Failed: 0, Retrying: 0, Released: 0 }
+  batch.forEach((outcome, i) => {
+    if (accepted[i]) byTag[outcome._tag]++
+  })
+  return Effect.forEach(
+    Object.entries(byTag) as Array<[B.Outcome["_tag"], number]>,
+    ([tag, n]) => n === 0 ? Effect.void : Metric.incrementBy(outcomeCounters[tag], n),
+    { discard: true }
+  )
+}
+
 const outcomeCount = {
   Succeeded: "succeeded",
   Failed: "failed",
@@ -112,10 +133,10 @@ const outcomeCount = {
   Released: "released"
 } as const
 const outcomeCounters: Record<B.Outcome["_tag"], Metric.Metric.Counter<number>> = {
-  Succeeded: Metric.tagged(tasksCounter, "outcome", "Succeeded"),
-  Failed: Metric.tagged(tasksCounter, "outcome", "Failed"),
-  Retrying: Metric.tagged(tasksCounter, "outcome", "Retrying"),
-  Released: Metric.tagged(tasksCounter, "outcome", "Released")
+  Succeeded: Metric.tagged(taskOutcomes, "outcome", "Succeeded"),
+  Failed: Metric.tagged(taskOutcomes, "outcome", "Failed"),
+  Retrying: Metric.tagged(taskOutcomes, "outcome", "Retrying"),
+  Released: Metric.tagged(taskOutcomes, "outcome", "Released")
 }
 
 type Mode = "run" | "drain"
@@ -161,7 +182,8 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
     const outcomes = yield* Batcher.make({
       flush: (batch: ReadonlyArray<B.Outcome>) =>
         backend.settle(batch).pipe(
-          Effect.retry(Schedule.exponential("50 millis").pipe(Schedule.intersect(Schedule.recurs(5))))
+          Effect.retry(Schedule.exponential("50 millis").pipe(Schedule.intersect(Schedule.recurs(5)))),
+          Effect.tap((accepted) => recordMetrics(batch, accepted))
         ),
       onResult: (outcome, exit: Exit.Exit<boolean, BackendError>) => {
         if (Exit.isFailure(exit)) {
@@ -173,7 +195,7 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
           return Effect.void
         }
         counts[outcomeCount[outcome._tag]]++
-        return Metric.increment(outcomeCounters[outcome._tag])
+        return Effect.void
       },
       maxBatch: Math.max(64, concurrency)
     })
@@ -364,6 +386,7 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
       )
 
     const loop = Effect.gen(function*() {
+      let confirming = false
       while (true) {
         yield* wake.close
         const free = concurrency - active.size
@@ -371,12 +394,13 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
           yield* wake.await
           continue
         }
-        // Draining: record every outcome before looking again, so a retry that is due now is seen.
-        const settled = mode === "drain" && active.size === 0
-        if (settled) yield* outcomes.idle
+        // Draining, after a claim found nothing: record every outcome before looking once more, so
+        // a retry that is due now is seen.
+        if (confirming) yield* outcomes.idle
         const limit = Math.min(free, batchSize)
         const claimed = yield* backend.claim({ owner, queues, limit, leaseMillis }).pipe(Effect.catchAll(claimFailed))
         counts.claimed += claimed.length
+        if (claimed.length > 0) confirming = false
         for (const rec of claimed) start(rec)
         backlog = claimed.length === limit
         if (backlog) continue
@@ -384,7 +408,11 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
           // Done when a claim made with every outcome recorded and nothing running finds nothing.
           // (Claimed tasks may already have finished: a task fiber runs synchronously until it
           // first waits.)
-          if (settled && claimed.length === 0) return
+          if (claimed.length === 0 && active.size === 0) {
+            if (confirming) return
+            confirming = true
+            continue
+          }
           if (active.size > 0) yield* wake.await
           continue
         }

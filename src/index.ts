@@ -63,7 +63,7 @@ export {
 /**
  * @since 0.1.0
  */
-export { Worker, type WorkerOptions, type WorkerService, type WorkerStats } from "./Worker.js"
+export { taskOutcomes, Worker, type WorkerOptions, type WorkerService, type WorkerStats } from "./Worker.js"
 
 /**
  * @since 0.1.0

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Layer, Ref, Schema, TestClock, TestServices } from "effect"
-import { Backend, MemoryBackend, Serializer, Task, TaskQueue, Worker } from "../src/index.js"
+import { Context, Deferred, Effect, Layer, Metric, Ref, Schema, TestClock, TestServices } from "effect"
+import { Backend, MemoryBackend, Serializer, Task, TaskQueue, taskOutcomes, Worker } from "../src/index.js"
 
 const Echo = Task.make("echo", { payload: Schema.Struct({ n: Schema.Number }), success: Schema.Number })
 
@@ -74,5 +74,15 @@ describe("Worker", () => {
       const stats = yield* Worker.drain({ handlers: [handler], workerId: "drainer", concurrency: 2 })
       assert.deepStrictEqual(stats, { claimed: 3, succeeded: 3, failed: 0, retried: 0, released: 0, refused: 0 })
       assert.deepStrictEqual(yield* Ref.get(seen), ["drainer", "drainer", "drainer"])
+    }).pipe(Effect.provide(TaskQueue.layer.pipe(Layer.provideMerge(MemoryBackend.layer), Layer.provideMerge(Serializer.json)))))
+
+  it.scoped("finished attempts are counted in the sitq_worker_tasks metric, by outcome", () =>
+    Effect.gen(function*() {
+      const queue = yield* TaskQueue
+      const succeeded = Metric.tagged(taskOutcomes, "outcome", "Succeeded")
+      const before = (yield* Metric.value(succeeded)).count
+      yield* queue.enqueueMany(Echo, [{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }])
+      yield* Worker.drain({ handlers: [Task.handler(Echo, ({ n }) => Effect.succeed(n))] })
+      assert.strictEqual((yield* Metric.value(succeeded)).count - before, 4)
     }).pipe(Effect.provide(TaskQueue.layer.pipe(Layer.provideMerge(MemoryBackend.layer), Layer.provideMerge(Serializer.json)))))
 })
