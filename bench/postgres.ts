@@ -16,7 +16,9 @@ import {
   crossProcess,
   latencySamples,
   newResult,
+  below,
   printFloors,
+  timesFloor,
   printTable,
   Probe,
   processWithCap,
@@ -24,7 +26,6 @@ import {
   wallNow
 } from "./lib/harness.js"
 import { sitqColumn } from "./lib/ping.js"
-import { fmt } from "./lib/sitq.js"
 
 export const postgresWorkload: Workload = {
   enqueueOne: 2_000,
@@ -251,16 +252,8 @@ export const benchPostgres = Effect.promise(async () => {
     const s = results[0]!.values
     const best50 = bestPeer(results, "c50")
     printFloors([
-      {
-        what: "processing at concurrency 50 ≥ 1.5× the better of graphile-worker and pg-boss",
-        pass: s.c50 === undefined || best50 === undefined ? undefined : s.c50 >= 1.5 * best50,
-        detail: s.c50 === undefined || best50 === undefined ? "—" : `${fmt(s.c50)} vs ${fmt(best50)} (${(s.c50 / best50).toFixed(2)}×)`
-      },
-      {
-        what: "cross-process latency p50 < 10 ms",
-        pass: s.crossP50 === undefined ? undefined : s.crossP50 < 10,
-        detail: s.crossP50 === undefined ? "—" : `${s.crossP50.toFixed(2)} ms`
-      }
+      timesFloor("processing at concurrency 50 ≥ 1.5× the better of graphile-worker and pg-boss", s.c50, best50, 1.5),
+      below("cross-process latency p50 < 10 ms", s.crossP50, 10)
     ])
     return results
   } finally {

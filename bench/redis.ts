@@ -14,7 +14,9 @@ import {
   crossProcess,
   latencySamples,
   newResult,
+  below,
   printFloors,
+  timesFloor,
   printTable,
   Probe,
   processWithCap,
@@ -22,7 +24,6 @@ import {
   wallNow
 } from "./lib/harness.js"
 import { sitqColumn } from "./lib/ping.js"
-import { fmt } from "./lib/sitq.js"
 
 export const redisWorkload: Workload = {
   enqueueOne: 5_000,
@@ -167,16 +168,8 @@ export const benchRedis = Effect.promise(async () => {
     const s = results[0]!.values
     const bull50 = bestPeer(results, "c50")
     printFloors([
-      {
-        what: "processing at concurrency 50 ≥ 1.5× BullMQ",
-        pass: s.c50 === undefined || bull50 === undefined ? undefined : s.c50 >= 1.5 * bull50,
-        detail: s.c50 === undefined || bull50 === undefined ? "—" : `${fmt(s.c50)} vs ${fmt(bull50)} (${(s.c50 / bull50).toFixed(2)}×)`
-      },
-      {
-        what: "cross-process latency p50 < 5 ms",
-        pass: s.crossP50 === undefined ? undefined : s.crossP50 < 5,
-        detail: s.crossP50 === undefined ? "—" : `${s.crossP50.toFixed(2)} ms`
-      }
+      timesFloor("processing at concurrency 50 ≥ 1.5× BullMQ", s.c50, bull50, 1.5),
+      below("cross-process latency p50 < 5 ms", s.crossP50, 5)
     ])
     return results
   } finally {

@@ -18,7 +18,10 @@ import {
   crossProcess,
   latencySamples,
   newResult,
+  atLeast,
+  below,
   printFloors,
+  timesFloor,
   printTable,
   Probe,
   processWithCap,
@@ -27,7 +30,6 @@ import {
   wallNow
 } from "./lib/harness.js"
 import { sitqColumn } from "./lib/ping.js"
-import { fmt } from "./lib/sitq.js"
 
 export const sqliteWorkload: Workload = {
   enqueueOne: 5_000,
@@ -249,21 +251,9 @@ export const benchSqlite = Effect.promise(async () => {
     const s = results[0]!.values
     const best50 = bestPeer(results, "c50")
     printFloors([
-      {
-        what: "processing at concurrency 50 ≥ 2× the best peer",
-        pass: s.c50 === undefined || best50 === undefined ? undefined : s.c50 >= 2 * best50,
-        detail: s.c50 === undefined || best50 === undefined ? "—" : `${fmt(s.c50)} vs ${fmt(best50)} (${(s.c50 / best50).toFixed(2)}×)`
-      },
-      {
-        what: "enqueueMany ≥ 50,000 tasks/s",
-        pass: s.enqueueMany === undefined ? undefined : s.enqueueMany >= 50_000,
-        detail: s.enqueueMany === undefined ? "—" : `${fmt(s.enqueueMany)} tasks/s`
-      },
-      {
-        what: "same-process latency p50 < 2 ms",
-        pass: s.sameP50 === undefined ? undefined : s.sameP50 < 2,
-        detail: s.sameP50 === undefined ? "—" : `${s.sameP50.toFixed(2)} ms`
-      }
+      timesFloor("processing at concurrency 50 ≥ 2× the best peer", s.c50, best50, 2),
+      atLeast("enqueueMany ≥ 50,000 tasks/s", s.enqueueMany, 50_000),
+      below("same-process latency p50 < 2 ms", s.sameP50, 2)
     ])
     return results
   } finally {

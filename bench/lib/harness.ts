@@ -280,6 +280,20 @@ export interface Floor {
   readonly detail: string
 }
 
+/** A floor "value ≥ factor × peer" (throughput against the best peer). */
+export const timesFloor = (what: string, value: number | undefined, peer: number | undefined, factor: number): Floor =>
+  value === undefined || peer === undefined
+    ? { what, pass: undefined, detail: "—" }
+    : { what, pass: value >= factor * peer, detail: `${fmt(value)} vs ${fmt(peer)} (${(value / peer).toFixed(2)}×)` }
+
+/** A floor "value ≥ min" (tasks/s). */
+export const atLeast = (what: string, value: number | undefined, min: number): Floor =>
+  value === undefined ? { what, pass: undefined, detail: "—" } : { what, pass: value >= min, detail: `${fmt(value)} tasks/s` }
+
+/** A floor "value < max" (milliseconds). */
+export const below = (what: string, value: number | undefined, max: number): Floor =>
+  value === undefined ? { what, pass: undefined, detail: "—" } : { what, pass: value < max, detail: `${value.toFixed(2)} ms` }
+
 export const printFloors = (floors: ReadonlyArray<Floor>) => {
   console.log("\n| floor | measured | verdict |\n|---|---|---|")
   for (const f of floors) {
