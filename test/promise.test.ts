@@ -94,6 +94,47 @@ describe("Promise client", () => {
     await producer.close()
   })
 
+  it("two concurrent start() calls start one worker, and stop() stops it", async () => {
+    const queue = await open({ backend: MemoryBackend.layer })
+    const worker = queue.worker({ handlers: [AddLive], pollInterval: "20 millis" })
+    await Promise.all([worker.start(), worker.start()])
+    await worker.stop()
+    const id = await queue.enqueue(Add, { a: 1, b: 2 })
+    // Any worker still running would take the task within a few polls.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    assert.strictEqual((await queue.get(id)).status, "pending")
+    // A stopped worker starts again.
+    await worker.start()
+    assert.strictEqual(await queue.join(Add, id, { timeout: "5 seconds" }), 3)
+    await queue.close()
+  })
+
+  it("stop() during a start() waits for it and stops the worker", async () => {
+    const queue = await open({ backend: MemoryBackend.layer })
+    const worker = queue.worker({ handlers: [AddLive], pollInterval: "20 millis" })
+    const starting = worker.start()
+    await worker.stop()
+    await starting
+    const id = await queue.enqueue(Add, { a: 1, b: 2 })
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    assert.strictEqual((await queue.get(id)).status, "pending")
+    await queue.close()
+  })
+
+  it("after close() every call rejects with a tagged BackendError (reason Closed)", async () => {
+    const queue = await open({ backend: MemoryBackend.layer })
+    await queue.close()
+    const error = await queue.enqueue(Add, { a: 1, b: 2 }).catch((e: unknown) => e) as { _tag: string; reason: string }
+    assert.strictEqual(error._tag, "BackendError")
+    assert.strictEqual(error.reason, "Closed")
+    const stats = await queue.stats().catch((e: unknown) => e) as { _tag: string }
+    assert.strictEqual(stats._tag, "BackendError")
+    const started = await queue.worker({ handlers: [AddLive] }).start().catch((e: unknown) => e) as { _tag: string }
+    assert.strictEqual(started._tag, "BackendError")
+    // Closing twice is harmless.
+    await queue.close()
+  })
+
   it("open rejects with a BackendError when the backend cannot be opened", async () => {
     const filename = join(dir, "not-a-db.txt")
     writeFileSync(filename, "hello, this is not a database".repeat(100))
