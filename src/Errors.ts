@@ -61,6 +61,34 @@ export class TaskNotFound extends Schema.TaggedError<TaskNotFound>("sitq/TaskNot
 }
 
 /**
+ * `join` was asked for a task of one kind with the id of a task of another kind: the record exists,
+ * but its name is `actual`, not the `expected` name of the definition passed to `join`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TaskMismatch extends Schema.TaggedError<TaskMismatch>("sitq/TaskMismatch")("TaskMismatch", {
+  taskId: Schema.String,
+  expected: Schema.String,
+  actual: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * An option is out of its range or two options contradict each other: `concurrency: 0`, a negative
+ * or NaN `delay`, an invalid `Date` as `eta`, a priority that is not an integer, two handlers for
+ * one task name. Raised where the mistake is made (the enqueue, `Worker.layer`), before any backend
+ * is touched, so every backend answers the same. `option` names the option.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidOptions extends Schema.TaggedError<InvalidOptions>("sitq/InvalidOptions")("InvalidOptions", {
+  option: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
  * Waiting for a task's result (`getResult`, `join`) took longer than the caller's timeout. The task
  * itself is not affected.
  *

@@ -8,49 +8,47 @@
  *   and releases their leases so another worker takes them at once.
  * - `Worker.run(options)`: the same as an effect that runs until interrupted.
  * - `Worker.drain(options)`: runs until no task is due and none is running, then returns counts
- *   (for tests, scripts and batch jobs).
+ *   (for tests, scripts and batch jobs); it fails with the `BackendError` when claims keep failing.
+ *
+ * Inside, an executor turns each claimed record into an outcome (`internal/executor.ts`), a lease
+ * keeper heartbeats every lease until its outcome is recorded (`internal/leases.ts`), and the claim
+ * loop claims while slots are free (`internal/claimLoop.ts`); this module holds the options, the
+ * wiring and the shutdown.
  *
  * An idle worker waits for a push from the backend (a task was enqueued, retried or released), for
  * the next known due time, or for `pollInterval`, whichever comes first; it never spins.
  *
  * @since 0.1.0
  */
-import type { Duration, Scope } from "effect"
-import {
-  Cause,
-  Clock,
-  Context,
-  Duration as D,
-  Effect,
-  Exit,
-  Fiber,
-  FiberMap,
-  Layer,
-  Metric,
-  Option,
-  Queue,
-  Schedule
-} from "effect"
+import type { Duration, LogLevel, Scope } from "effect"
+import { Cause, Clock, Context, Duration as D, Effect, Exit, Fiber, FiberMap, Layer, Metric, Option, Queue, Schedule } from "effect"
 import type * as B from "./Backend.js"
 import { Backend } from "./Backend.js"
-import type { BackendError } from "./Errors.js"
-import { TaskDefect, TaskTimeout, UnknownTask } from "./Errors.js"
+import type { BackendError, InvalidOptions } from "./Errors.js"
 import * as Batcher from "./internal/batcher.js"
-import * as Codec from "./internal/codec.js"
+import * as ClaimLoop from "./internal/claimLoop.js"
+import * as Executor from "./internal/executor.js"
 import { uuidv7FromMillis } from "./internal/id.js"
-import { nextRunAt } from "./internal/retry.js"
+import * as Leases from "./internal/leases.js"
+import * as Validate from "./internal/validate.js"
 import { Serializer } from "./Serializer.js"
-import type { Handler, TaskContext } from "./Task.js"
+import type { Handler } from "./Task.js"
 import { defaultQueue } from "./Task.js"
 
 /**
- * Worker options. Only `handlers` is required.
+ * Worker options. Only `handlers` is required. They are checked when the worker starts: a count
+ * that is not a positive integer, a duration that is negative, NaN or zero, a heartbeat not shorter
+ * than the lease, two handlers for one task name, or a handler's task with an invalid priority or
+ * timeout fail `Worker.make` / `Worker.layer` with `InvalidOptions`.
  *
  * @since 0.1.0
  * @category models
  */
 export interface WorkerOptions<H extends ReadonlyArray<Handler.Any>> {
-  /** The handlers this worker runs. A claimed task whose name none knows fails with `UnknownTask`. */
+  /**
+   * The handlers this worker runs, one per task name. A claimed task whose name none knows fails
+   * with `UnknownTask`.
+   */
   readonly handlers: H
   /** How many tasks run at once (default 10). */
   readonly concurrency?: number | undefined
@@ -68,6 +66,11 @@ export interface WorkerOptions<H extends ReadonlyArray<Handler.Any>> {
   readonly batchSize?: number | undefined
   /** This worker's lease owner id (default a new UUIDv7). */
   readonly workerId?: string | undefined
+  /**
+   * The level at which each failed attempt is logged, with its task id and name, attempt and next
+   * run time (default `LogLevel.Warning`; `LogLevel.Debug` to quiet them).
+   */
+  readonly failureLogLevel?: LogLevel.LogLevel | undefined
 }
 
 /**
@@ -139,46 +142,130 @@ const outcomeCounters: Record<B.Outcome["_tag"], Metric.Metric.Counter<number>> 
   Released: Metric.tagged(taskOutcomes, "outcome", "Released")
 }
 
-type Mode = "run" | "drain"
+/** The options after checking, with their defaults. */
+interface Resolved {
+  readonly handlers: ReadonlyMap<string, Handler.Any>
+  readonly concurrency: number
+  readonly batchSize: number
+  readonly queues: ReadonlyArray<string>
+  readonly pollInterval: D.Duration
+  readonly leaseMillis: number
+  readonly heartbeatInterval: D.Duration
+  readonly shutdownTimeout: D.Duration
+}
+
+/** Checks a task definition that a handler brings (what `Task.make` cannot refuse with a typed error). */
+const checkTask = (task: Handler.Any["task"]) =>
+  Effect.all([
+    Validate.name(`task name`, task.name),
+    Validate.name(`queue of task '${task.name}'`, task.queue),
+    Validate.priority(`priority of task '${task.name}'`, task.priority),
+    task.timeout === undefined || D.toMillis(task.timeout) > 0
+      ? Effect.void
+      : Validate.invalid(`timeout of task '${task.name}'`, "must be greater than zero")
+  ], { discard: true })
+
+/** One handler per task name, and one task definition per name. */
+const handlerMap = (handlers: ReadonlyArray<Handler.Any>) =>
+  Effect.gen(function*() {
+    const byName = new Map<string, Handler.Any>()
+    for (const h of handlers) {
+      yield* checkTask(h.task)
+      const seen = byName.get(h.task.name)
+      if (seen !== undefined) {
+        return yield* Validate.invalid(
+          "handlers",
+          seen.task === h.task
+            ? `two handlers for task '${h.task.name}'; a worker runs one handler per task`
+            : `two different tasks are named '${h.task.name}'; task names must be unique`
+        )
+      }
+      byName.set(h.task.name, h)
+    }
+    return byName
+  })
+
+const resolve = <H extends ReadonlyArray<Handler.Any>>(options: WorkerOptions<H>) =>
+  Effect.gen(function*() {
+    const handlers = yield* handlerMap(options.handlers)
+    const concurrency = yield* Validate.positiveInt("concurrency", options.concurrency ?? 10)
+    const batchSize = yield* Validate.positiveInt("batchSize", options.batchSize ?? concurrency)
+    const queues = options.queues ??
+      (options.handlers.length === 0 ? [defaultQueue] : Array.from(new Set(options.handlers.map((h) => h.task.queue))))
+    if (queues.length === 0) return yield* Validate.invalid("queues", "must name at least one queue")
+    yield* Effect.forEach(queues, (q) => Validate.name("queues", q), { discard: true })
+    const pollInterval = yield* Validate.duration("pollInterval", options.pollInterval ?? "1 second", { positive: true })
+    const lease = yield* Validate.duration("leaseDuration", options.leaseDuration ?? "30 seconds", { positive: true })
+    const leaseMillis = Math.ceil(D.toMillis(lease))
+    const heartbeatInterval = options.heartbeatInterval === undefined
+      ? D.millis(Math.max(1, Math.floor(leaseMillis / 3)))
+      : yield* Validate.duration("heartbeatInterval", options.heartbeatInterval, { positive: true })
+    if (D.toMillis(heartbeatInterval) >= leaseMillis) {
+      return yield* Validate.invalid(
+        "heartbeatInterval",
+        `${D.format(heartbeatInterval)} must be shorter than leaseDuration (${D.format(lease)})`
+      )
+    }
+    const shutdownTimeout = yield* Validate.duration("shutdownTimeout", options.shutdownTimeout ?? "10 seconds")
+    return {
+      handlers,
+      concurrency,
+      batchSize,
+      queues,
+      pollInterval,
+      leaseMillis,
+      heartbeatInterval,
+      shutdownTimeout
+    } satisfies Resolved
+  })
 
 interface Internal {
   readonly service: WorkerService
-  readonly loop: Fiber.RuntimeFiber<void>
+  readonly loop: Fiber.RuntimeFiber<void, BackendError>
   /** Waits until every outcome submitted so far is recorded. */
   readonly idle: Effect.Effect<void>
 }
 
 const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
   options: WorkerOptions<H>,
-  mode: Mode
-): Effect.Effect<Internal, never, Backend | Serializer | Scope.Scope | Handler.Context<H[number]>> =>
+  mode: ClaimLoop.Mode
+): Effect.Effect<Internal, InvalidOptions, Backend | Serializer | Scope.Scope | Handler.Context<H[number]>> =>
   Effect.gen(function*() {
+    const config = yield* resolve(options)
     const backend = yield* Backend
     const serializer = yield* Serializer
-    const concurrency = Math.max(1, options.concurrency ?? 10)
-    const batchSize = Math.max(1, options.batchSize ?? concurrency)
-    const refill = Math.max(1, Math.floor(concurrency / 4))
-    const pollInterval = D.decode(options.pollInterval ?? "1 second")
-    const leaseMillis = D.toMillis(D.decode(options.leaseDuration ?? "30 seconds"))
-    const heartbeatInterval = options.heartbeatInterval === undefined
-      ? D.millis(Math.max(1, Math.floor(leaseMillis / 3)))
-      : D.decode(options.heartbeatInterval)
-    const shutdownTimeout = D.decode(options.shutdownTimeout ?? "10 seconds")
+    const { concurrency, queues } = config
     const owner = options.workerId ?? uuidv7FromMillis(yield* Clock.currentTimeMillis)
-    const handlers = new Map<string, Handler.Any>(options.handlers.map((h) => [h.task.name, h]))
-    const codecs = Codec.cache(serializer)
-    const queues: ReadonlyArray<string> = options.queues ??
-      (options.handlers.length === 0 ? [defaultQueue] : Array.from(new Set(options.handlers.map((h) => h.task.queue))))
     const queueSet = new Set(queues)
+    const executor = Executor.make<Handler.Context<H[number]>>({
+      handlers: config.handlers,
+      serializer,
+      owner,
+      failureLogLevel: options.failureLogLevel
+    })
 
     const counts = { claimed: 0, succeeded: 0, failed: 0, retried: 0, released: 0, refused: 0 }
-    /** Leases of the tasks running now: the source of truth for how many slots are taken. */
-    const active = new Map<string, B.Lease>()
-    const wake = yield* Effect.makeLatch(false)
+    /** Ids of the tasks running now: the slots taken. */
+    const active = new Set<string>()
 
-    let backlog = false
+    const running = yield* FiberMap.make<string>()
+    const interruptTask = (id: string) =>
+      Option.match(FiberMap.unsafeGet(running, id), {
+        onNone: () => Effect.void,
+        onSome: (fiber) => Effect.asVoid(Fiber.interruptFork(fiber))
+      })
 
-    // Created first, so closed last: outcomes of interrupted tasks are still recorded on shutdown.
+    // Created before the outcome batcher, so its heartbeat goes on while the last outcomes are
+    // written at shutdown. A lease is held until its outcome is recorded or refused.
+    const leases = yield* Leases.make({
+      backend,
+      leaseMillis: config.leaseMillis,
+      interval: config.heartbeatInterval,
+      onLost: (ids) => Effect.forEach(ids, interruptTask, { discard: true })
+    })
+
+    // Created before the task fibers' runtime, so closed after it: outcomes of interrupted tasks
+    // are still recorded on shutdown.
     const outcomes = yield* Batcher.make({
       flush: (batch: ReadonlyArray<B.Outcome>) =>
         backend.settle(batch).pipe(
@@ -186,6 +273,7 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
           Effect.tap((accepted) => recordMetrics(batch, accepted))
         ),
       onResult: (outcome, exit: Exit.Exit<boolean, BackendError>) => {
+        const held = leases.drop(outcome.lease)
         if (Exit.isFailure(exit)) {
           return Effect.logError("sitq: could not record a task outcome; its lease will expire and it will run again")
             .pipe(Effect.annotateLogs({ task: outcome.lease.id, outcome: outcome._tag, cause: Cause.pretty(exit.cause) }))
@@ -195,110 +283,38 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
           return Effect.void
         }
         counts[outcomeCount[outcome._tag]]++
-        return Effect.void
+        return outcome._tag === "Released"
+          ? Effect.logInfo(`sitq: released task '${held?.name ?? "?"}' ${outcome.lease.id}; another worker will take it`)
+            .pipe(Effect.annotateLogs({
+              worker: owner,
+              task: outcome.lease.id,
+              name: held?.name ?? "?",
+              attempt: outcome.lease.attempt
+            }))
+          : Effect.void
       },
       maxBatch: Math.max(64, concurrency)
     })
-    const running = yield* FiberMap.make<string>()
     // The runtime is captured once: every task fiber runs with the worker's context, which holds
     // the handlers' requirements.
     const fork = yield* FiberMap.runtime(running)<Handler.Context<H[number]>>()
 
-    /** The outcome of a failed attempt: retry by the task's schedule, or fail for good. */
-    const failure = (
-      rec: B.TaskRecord,
-      lease: B.Lease,
-      error: unknown,
-      traceback: string | null,
-      retry: Handler.Any["task"]["retry"]
-    ) =>
-      Effect.gen(function*() {
-        const handler = handlers.get(rec.name)
-        const stored = yield* Codec.storeError(error, handler?.task.failure ?? UnknownTask, serializer)
-        if (retry !== undefined) {
-          const now = yield* Clock.currentTimeMillis
-          // The schedule was typed by the task's definer to accept exactly the errors fed here.
-          const next = yield* nextRunAt(retry as unknown as Schedule.Schedule<unknown, unknown>, rec.attempts, error, now)
-          if (Option.isSome(next)) {
-            yield* Effect.logDebug("sitq: task attempt failed; retrying").pipe(
-              Effect.annotateLogs({ task: rec.id, name: rec.name, attempt: rec.attempts, runAt: next.value })
-            )
-            return { _tag: "Retrying", lease, runAt: next.value, error: stored, traceback } satisfies B.Outcome
-          }
-        }
-        yield* Effect.logWarning("sitq: task failed").pipe(
-          Effect.annotateLogs({ task: rec.id, name: rec.name, attempts: rec.attempts, error: stored.message })
-        )
-        return { _tag: "Failed", lease, error: stored, traceback } satisfies B.Outcome
-      })
-
-    const attempt = (rec: B.TaskRecord, lease: B.Lease): Effect.Effect<B.Outcome, never, Handler.Context<H[number]>> => {
-      const handler = handlers.get(rec.name)
-      if (handler === undefined) {
-        const error = new UnknownTask({
-          taskName: rec.name,
-          message: `no handler for task '${rec.name}' on worker ${owner} (it knows: ${
-            Array.from(handlers.keys()).join(", ") || "none"
-          })`
-        })
-        return failure(rec, lease, error, null, undefined)
-      }
-      const task = handler.task
-      const taskContext: TaskContext = {
-        id: rec.id,
-        name: rec.name,
-        queue: rec.queue,
-        attempt: rec.attempts,
-        enqueuedAt: rec.enqueuedAt
-      }
-      const codec = codecs(task)
-      return codec.payload.decode(rec.payload)
-        .pipe(
-          Effect.matchEffect({
-            // A payload that no longer decodes will not decode on a retry either.
-            onFailure: (error) => failure(rec, lease, error, null, undefined),
-            onSuccess: (payload) => {
-              // `handlers` lost each handler's own requirements; the task fiber's runtime has them all.
-              const run = handler.run(payload, taskContext) as Effect.Effect<
-                unknown,
-                unknown,
-                Handler.Context<H[number]>
-              >
-              const timed = task.timeout === undefined ? run : Effect.timeoutFail(run, {
-                duration: task.timeout,
-                onTimeout: () =>
-                  new TaskTimeout({
-                    taskName: rec.name,
-                    timeoutMillis: D.toMillis(task.timeout!),
-                    message: `task '${rec.name}' (${rec.id}) timed out after ${D.format(task.timeout!)}`
-                  })
-              })
-              return Effect.flatMap(Effect.exit(timed), (exit) => {
-                if (Exit.isSuccess(exit)) {
-                  return codec.success.encode(exit.value).pipe(
-                    Effect.matchEffect({
-                      onFailure: (error) => failure(rec, lease, error, null, undefined),
-                      onSuccess: (result) => Effect.succeed<B.Outcome>({ _tag: "Succeeded", lease, result })
-                    })
-                  )
-                }
-                const cause = exit.cause
-                const typed = Cause.failureOption(cause)
-                const error = Option.isSome(typed) ? typed.value : new TaskDefect({
-                  taskName: rec.name,
-                  message: Cause.isInterruptedOnly(cause)
-                    ? `task '${rec.name}' interrupted itself`
-                    : `task '${rec.name}' died: ${Cause.pretty(Cause.stripFailures(cause)).split("\n")[0]}`
-                })
-                return failure(rec, lease, error, Cause.pretty(cause), task.retry)
-              })
-            }
-          })
-        )
-    }
+    const claims: ClaimLoop.ClaimLoop = yield* ClaimLoop.make({
+      backend,
+      mode,
+      owner,
+      queues,
+      concurrency,
+      batchSize: config.batchSize,
+      leaseMillis: config.leaseMillis,
+      pollInterval: config.pollInterval,
+      running: () => active.size,
+      start: (rec) => start(rec),
+      outcomesRecorded: outcomes.idle
+    })
 
     const process = (rec: B.TaskRecord) => {
-      const lease: B.Lease = { id: rec.id, owner, attempt: rec.attempts }
+      const lease = Executor.leaseOf(rec, owner)
       let submitted = false
       const submit = (outcome: B.Outcome) =>
         Effect.sync(() => {
@@ -306,30 +322,24 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
           submitted = true
           outcomes.submit(outcome)
         })
-      return attempt(rec, lease).pipe(
+      return executor.execute(rec).pipe(
         Effect.flatMap(submit),
         // Interrupted by shutdown, cancellation or a lost lease: give the task back. The backend
         // refuses this when the lease is no longer ours (cancelled, re-claimed).
         Effect.onInterrupt(() => submit({ _tag: "Released", lease })),
         Effect.ensuring(Effect.sync(() => {
           active.delete(rec.id)
-          // Wake the claim loop when it has something to do: a refill's worth of free slots while
-          // work is known to be waiting, or nothing left running (drain ends, an idle worker polls).
-          if (active.size === 0 || (backlog && concurrency - active.size >= refill)) wake.unsafeOpen()
+          claims.slotFreed()
         }))
       )
     }
 
     const start = (rec: B.TaskRecord) => {
-      active.set(rec.id, { id: rec.id, owner, attempt: rec.attempts })
+      counts.claimed++
+      active.add(rec.id)
+      leases.hold(Executor.leaseOf(rec, owner), rec.name)
       fork(rec.id, process(rec))
     }
-
-    const interruptTask = (id: string) =>
-      Option.match(FiberMap.unsafeGet(running, id), {
-        onNone: () => Effect.void,
-        onSome: (fiber) => Effect.asVoid(Fiber.interruptFork(fiber))
-      })
 
     // Pushes: new work wakes the loop, a cancellation interrupts the task wherever it runs.
     const events = yield* backend.subscribe
@@ -337,7 +347,7 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
       Effect.flatMap((event) => {
         switch (event._tag) {
           case "Ready":
-            if (queueSet.has(event.queue)) wake.unsafeOpen()
+            if (queueSet.has(event.queue)) claims.wake()
             return Effect.void
           case "Cancelled":
             return Effect.forEach(event.ids, interruptTask, { discard: true })
@@ -349,84 +359,13 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
       Effect.forkScoped
     )
 
-    // Heartbeat: extend the leases of running tasks; interrupt those whose lease is lost.
-    yield* Effect.suspend(() => {
-      const leases = Array.from(active.values())
-      return leases.length === 0 ? Effect.void : Effect.flatMap(
-        backend.heartbeat(leases, leaseMillis),
-        (lost) => Effect.forEach(lost, interruptTask, { discard: true })
-      )
-    }).pipe(
-      Effect.catchAllCause((cause) =>
-        Cause.isInterruptedOnly(cause)
-          ? Effect.failCause(cause)
-          : Effect.logWarning("sitq: lease heartbeat failed; retrying").pipe(
-            Effect.annotateLogs({ cause: Cause.pretty(cause) })
-          )
-      ),
-      Effect.repeat(Schedule.spaced(heartbeatInterval)),
-      Effect.forkScoped
-    )
-
-    const idleWait = Effect.gen(function*() {
-      const next = yield* backend.nextWakeAt(queues).pipe(Effect.orElseSucceed(() => Option.none<number>()))
-      const now = yield* Clock.currentTimeMillis
-      const poll = D.toMillis(pollInterval)
-      const wait = Option.match(next, {
-        onNone: () => poll,
-        onSome: (at) => Math.min(poll, Math.max(1, at - now))
-      })
-      yield* Effect.raceFirst(wake.await, Effect.sleep(D.millis(wait)))
-    })
-
-    const claimFailed = (error: BackendError) =>
-      Effect.zipRight(
-        Effect.logWarning("sitq: claim failed; retrying").pipe(Effect.annotateLogs({ error: error.message })),
-        Effect.as(Effect.sleep(pollInterval), [] as ReadonlyArray<B.TaskRecord>)
-      )
-
-    const loop = Effect.gen(function*() {
-      let confirming = false
-      while (true) {
-        yield* wake.close
-        const free = concurrency - active.size
-        if (free <= 0 || (backlog && free < refill)) {
-          yield* wake.await
-          continue
-        }
-        // Draining, after a claim found nothing: record every outcome before looking once more, so
-        // a retry that is due now is seen.
-        if (confirming) yield* outcomes.idle
-        const limit = Math.min(free, batchSize)
-        const claimed = yield* backend.claim({ owner, queues, limit, leaseMillis }).pipe(Effect.catchAll(claimFailed))
-        counts.claimed += claimed.length
-        if (claimed.length > 0) confirming = false
-        for (const rec of claimed) start(rec)
-        backlog = claimed.length === limit
-        if (backlog) continue
-        if (mode === "drain") {
-          // Done when a claim made with every outcome recorded and nothing running finds nothing.
-          // (Claimed tasks may already have finished: a task fiber runs synchronously until it
-          // first waits.)
-          if (claimed.length === 0 && active.size === 0) {
-            if (confirming) return
-            confirming = true
-            continue
-          }
-          if (active.size > 0) yield* wake.await
-          continue
-        }
-        yield* idleWait
-      }
-    })
-
     // A running worker outlives a defect in its loop (a backend bug, a driver throwing): it logs
     // it and starts the loop again after `pollInterval`. Draining surfaces it instead.
-    const supervised = mode === "drain" ? loop : loop.pipe(
+    const supervised: Effect.Effect<void, BackendError> = mode === "drain" ? claims.loop : claims.loop.pipe(
       Effect.catchAllCause((cause) =>
         Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Effect.logError("sitq: worker loop failed; restarting").pipe(
           Effect.annotateLogs({ worker: owner, cause: Cause.pretty(cause) }),
-          Effect.zipRight(Effect.sleep(pollInterval))
+          Effect.zipRight(Effect.sleep(config.pollInterval))
         )
       ),
       Effect.forever
@@ -443,7 +382,11 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
             Effect.annotateLogs({ worker: owner, running: active.size })
           )
           // Finalizers run uninterruptibly: the wait itself must be interruptible for the timeout to cut it.
-          yield* FiberMap.awaitEmpty(running).pipe(Effect.interruptible, Effect.timeout(shutdownTimeout), Effect.ignore)
+          yield* FiberMap.awaitEmpty(running).pipe(
+            Effect.interruptible,
+            Effect.timeout(config.shutdownTimeout),
+            Effect.ignore
+          )
           yield* FiberMap.clear(running)
         }
       })
@@ -469,7 +412,7 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
  */
 export const make = <const H extends ReadonlyArray<Handler.Any>>(
   options: WorkerOptions<H>
-): Effect.Effect<WorkerService, never, Backend | Serializer | Scope.Scope | Handler.Context<H[number]>> =>
+): Effect.Effect<WorkerService, InvalidOptions, Backend | Serializer | Scope.Scope | Handler.Context<H[number]>> =>
   Effect.map(makeInternal(options, "run"), (internal) => internal.service)
 
 /**
@@ -498,7 +441,7 @@ export class Worker extends Context.Tag("sitq/Worker")<Worker, WorkerService>() 
    */
   static make<const H extends ReadonlyArray<Handler.Any>>(
     options: WorkerOptions<H>
-  ): Effect.Effect<WorkerService, never, Backend | Serializer | Scope.Scope | Handler.Context<H[number]>> {
+  ): Effect.Effect<WorkerService, InvalidOptions, Backend | Serializer | Scope.Scope | Handler.Context<H[number]>> {
     return make(options)
   }
 
@@ -509,7 +452,7 @@ export class Worker extends Context.Tag("sitq/Worker")<Worker, WorkerService>() 
    */
   static layer<const H extends ReadonlyArray<Handler.Any>>(
     options: WorkerOptions<H>
-  ): Layer.Layer<Worker, never, Backend | Serializer | Handler.Context<H[number]>> {
+  ): Layer.Layer<Worker, InvalidOptions, Backend | Serializer | Handler.Context<H[number]>> {
     return Layer.scoped(Worker, make(options))
   }
 
@@ -520,18 +463,20 @@ export class Worker extends Context.Tag("sitq/Worker")<Worker, WorkerService>() 
    */
   static run<const H extends ReadonlyArray<Handler.Any>>(
     options: WorkerOptions<H>
-  ): Effect.Effect<never, never, Backend | Serializer | Handler.Context<H[number]>> {
+  ): Effect.Effect<never, InvalidOptions, Backend | Serializer | Handler.Context<H[number]>> {
     return Effect.scoped(Effect.zipRight(make(options), Effect.never))
   }
 
   /**
-   * Runs a worker until no task is due and none is running, then returns what it did.
+   * Runs a worker until no task is due and none is running, then returns what it did. A claim that
+   * fails transiently is retried a few times (about 3 seconds in all); when the backend keeps
+   * failing, the drain fails with its `BackendError` instead of reporting done.
    *
    * @since 0.1.0
    */
   static drain<const H extends ReadonlyArray<Handler.Any>>(
     options: WorkerOptions<H>
-  ): Effect.Effect<WorkerStats, never, Backend | Serializer | Handler.Context<H[number]>> {
+  ): Effect.Effect<WorkerStats, InvalidOptions | BackendError, Backend | Serializer | Handler.Context<H[number]>> {
     return Effect.scoped(
       Effect.flatMap(makeInternal(options, "drain"), (internal) =>
         Effect.zipRight(Effect.zipRight(Fiber.join(internal.loop), internal.idle), internal.service.stats))

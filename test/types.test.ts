@@ -4,7 +4,7 @@
 import { describe, expectTypeOf, it } from "@effect/vitest"
 import type { Layer } from "effect"
 import { Context, Effect, Schema } from "effect"
-import type { Backend, BackendError, JoinError, SerializationError, Serializer } from "../src/index.js"
+import type { Backend, BackendError, InvalidOptions, JoinError, SerializationError, Serializer } from "../src/index.js"
 import { Task, TaskFailed, TaskQueue, Worker } from "../src/index.js"
 
 class Rejected extends Schema.TaggedError<Rejected>()("Rejected", { reason: Schema.String }) {}
@@ -53,9 +53,9 @@ describe("types", () => {
       Effect.map(Effect.flatMap(Mailer, (m) => m.send(to)), (messageId) => ({ messageId })))
     const BareLive = Task.handler(Bare, () => Effect.void)
     const layer = Worker.layer({ handlers: [SendEmailLive, BareLive], concurrency: 2 })
-    expectTypeOf(layer).toEqualTypeOf<Layer.Layer<Worker, never, Backend.Backend | Serializer | Mailer>>()
+    expectTypeOf(layer).toEqualTypeOf<Layer.Layer<Worker, InvalidOptions, Backend.Backend | Serializer | Mailer>>()
     const plain = Worker.layer({ handlers: [BareLive] })
-    expectTypeOf(plain).toEqualTypeOf<Layer.Layer<Worker, never, Backend.Backend | Serializer>>()
+    expectTypeOf(plain).toEqualTypeOf<Layer.Layer<Worker, InvalidOptions, Backend.Backend | Serializer>>()
   })
 
   it("a handler must return the task's success and fail only with its failure", () => {

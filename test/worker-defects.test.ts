@@ -4,7 +4,7 @@
  * short lease (defect 4).
  */
 import { assert, describe, it } from "@effect/vitest"
-import type { Fiber } from "effect"
+import type { Duration, Fiber } from "effect"
 import { Effect, Layer, Ref, Schema, TestClock, TestServices } from "effect"
 import { Backend, BackendError, MemoryBackend, Serializer, Task, TaskQueue, Worker } from "../src/index.js"
 
@@ -13,7 +13,7 @@ const Echo = Task.make("echo", { payload: Schema.Struct({ n: Schema.Number }), s
 const settle = (ms = 2) => TestServices.provideLive(Effect.sleep(`${ms} millis`))
 
 /** Moves the test clock in steps until the fiber is done. */
-const drive = <A, E>(fiber: Fiber.RuntimeFiber<A, E>, step = "100 millis", maxSteps = 2_000) =>
+const drive = <A, E>(fiber: Fiber.RuntimeFiber<A, E>, step: Duration.DurationInput = "100 millis", maxSteps = 2_000) =>
   Effect.gen(function*() {
     for (let i = 0; i < maxSteps && fiber.unsafePoll() === null; i++) {
       yield* TestClock.adjust(step)
