@@ -12,36 +12,61 @@ import type { Duration, Scope } from "effect"
 import { Clock, Context, Deferred, Duration as D, Effect, Exit, Layer, Option, Queue } from "effect"
 import type * as B from "./Backend.js"
 import { Backend, isFinished } from "./Backend.js"
-import type { SerializationError, TaskDefect, TaskTimeout, UnknownTask } from "./Errors.js"
-import { BackendError, ResultTimeout, TaskCancelled, TaskFailed, TaskNotFound } from "./Errors.js"
+import type { InvalidOptions, SerializationError, TaskDefect, TaskTimeout, UnknownTask } from "./Errors.js"
+import { BackendError, ResultTimeout, TaskCancelled, TaskFailed, TaskMismatch, TaskNotFound } from "./Errors.js"
 import * as Codec from "./internal/codec.js"
+import * as Validate from "./internal/validate.js"
 import { uuidv7FromMillis } from "./internal/id.js"
 import { Serializer } from "./Serializer.js"
 import type { Task } from "./Task.js"
 
 /**
- * When and how to run an enqueued task. `delay` and `eta` are exclusive; without either the task
- * is due at once. `priority` and `queue` override the task definition's defaults. With `key`, an
- * enqueue while a task with that key is pending or running returns that task's id instead.
+ * When a task is due: after `delay` (a non-negative duration), at `eta` (a valid `Date` or epoch
+ * milliseconds), or, with neither, at once. `delay` and `eta` together do not compile.
  *
  * @since 0.1.0
  * @category models
  */
-export interface EnqueueOptions {
-  readonly delay?: Duration.DurationInput | undefined
-  readonly eta?: Date | number | undefined
+export type EnqueueTiming =
+  | { readonly delay?: Duration.DurationInput | undefined; readonly eta?: undefined }
+  | { readonly eta?: Date | number | undefined; readonly delay?: undefined }
+
+/**
+ * When and how to run an enqueued task. `delay` and `eta` are exclusive ({@link EnqueueTiming});
+ * without either the task is due at once. `priority` (an integer) and `queue` override the task
+ * definition's defaults. With `key`, an enqueue while a task with that key is pending or running
+ * returns that task's id instead. Out-of-range values fail the enqueue with `InvalidOptions`
+ * before anything is stored.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type EnqueueOptions = EnqueueTiming & {
   readonly priority?: number | undefined
   readonly queue?: string | undefined
   readonly key?: string | undefined
 }
 
 /**
- * Options for `enqueueMany`: like {@link EnqueueOptions}, without a dedup key.
+ * Options shared by every task of an `enqueueMany`: like {@link EnqueueOptions}, without a dedup
+ * key (give per-item options for keys).
  *
  * @since 0.1.0
  * @category models
  */
-export type EnqueueManyOptions = Omit<EnqueueOptions, "key">
+export type EnqueueManyOptions = EnqueueTiming & {
+  readonly priority?: number | undefined
+  readonly queue?: string | undefined
+}
+
+/**
+ * Per-item options for `enqueueMany`: a function from each payload (and its index) to that task's
+ * {@link EnqueueOptions}, dedup key included.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type EnqueueItemOptions<T extends Task.Any> = (payload: Task.Payload<T>, index: number) => EnqueueOptions
 
 /**
  * How long to wait for a result; without a timeout the wait is unbounded.
@@ -105,8 +130,30 @@ export type JoinError<T extends Task.Any> =
   | TaskFailed.Of<Task.Failure<T> | TaskTimeout | TaskDefect | UnknownTask | SerializationError>
   | TaskCancelled
   | TaskNotFound
+  | TaskMismatch
   | ResultTimeout
   | SerializationError
+  | BackendError
+
+/**
+ * The errors `joinUnwrapped` fails with for a task `T`: the error that ended the task itself (its
+ * own typed failure, or `TaskTimeout`, `TaskDefect`, `UnknownTask`, `SerializationError`), a
+ * `TaskFailed` only when that error can no longer be decoded, and the errors of waiting.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type UnwrappedJoinError<T extends Task.Any> =
+  | Task.Failure<T>
+  | TaskTimeout
+  | TaskDefect
+  | UnknownTask
+  | SerializationError
+  | TaskFailed
+  | TaskCancelled
+  | TaskNotFound
+  | TaskMismatch
+  | ResultTimeout
   | BackendError
 
 /**
@@ -126,17 +173,20 @@ export type EnqueueArgs<T extends Task.Any> = [Task.Payload<T>] extends [void]
  * @category models
  */
 export interface TaskQueueService {
-  /** Checks the payload against the task's schema, stores the task, returns its id. */
+  /** Checks the payload against the task's schema and the options, stores the task, returns its id. */
   readonly enqueue: <T extends Task.Any>(
     task: T,
     ...args: EnqueueArgs<T>
-  ) => Effect.Effect<string, SerializationError | BackendError>
-  /** Stores many tasks of one kind atomically (all or none); returns their ids in order. */
+  ) => Effect.Effect<string, SerializationError | InvalidOptions | BackendError>
+  /**
+   * Stores many tasks of one kind atomically (all or none); returns their ids in order. The
+   * options are shared by all, or given per item by a function of each payload and its index.
+   */
   readonly enqueueMany: <T extends Task.Any>(
     task: T,
     payloads: Iterable<Task.Payload<T>>,
-    options?: EnqueueManyOptions
-  ) => Effect.Effect<ReadonlyArray<string>, SerializationError | BackendError>
+    options?: EnqueueManyOptions | EnqueueItemOptions<T>
+  ) => Effect.Effect<ReadonlyArray<string>, SerializationError | InvalidOptions | BackendError>
   /** Reads a task's state. */
   readonly get: (id: string) => Effect.Effect<TaskInfo, TaskNotFound | BackendError>
   /** Waits until the task is finished and returns its untyped outcome. */
@@ -144,12 +194,24 @@ export interface TaskQueueService {
     id: string,
     options?: WaitOptions
   ) => Effect.Effect<TaskResult, TaskNotFound | ResultTimeout | SerializationError | BackendError>
-  /** Waits until the task is finished: its typed success, or its typed failure in `TaskFailed`. */
+  /**
+   * Waits until the task is finished: its typed success, or its typed failure in `TaskFailed`.
+   * Fails with `TaskMismatch` when `id` is a task of another name.
+   */
   readonly join: <T extends Task.Any>(
     task: T,
     id: string,
     options?: WaitOptions
   ) => Effect.Effect<Task.Success<T>, JoinError<T>>
+  /**
+   * Like `join`, but a failed task fails with the error that ended it, not a `TaskFailed` around
+   * it, so `Effect.catchTag("Rejected", ...)` handles the task's own failure in one step.
+   */
+  readonly joinUnwrapped: <T extends Task.Any>(
+    task: T,
+    id: string,
+    options?: WaitOptions
+  ) => Effect.Effect<Task.Success<T>, UnwrappedJoinError<T>>
   /** Cancels a pending task, or interrupts a running one; false if it had already finished. */
   readonly cancel: (id: string) => Effect.Effect<boolean, TaskNotFound | BackendError>
   /** Puts a failed or cancelled task back to pending; false if it had not finished. */
@@ -195,11 +257,30 @@ const toInfo = (rec: B.TaskRecord): TaskInfo => ({
   key: rec.key
 })
 
-const runAtOf = (now: number, options: EnqueueManyOptions | undefined): number => {
-  if (options?.eta !== undefined) return typeof options.eta === "number" ? options.eta : options.eta.getTime()
-  if (options?.delay !== undefined) return now + D.toMillis(D.decode(options.delay))
-  return now
-}
+/** Where and when a task goes, from its definition and the enqueue's options, checked. */
+const placement = (
+  task: Task.Any,
+  now: number,
+  options: EnqueueOptions | undefined,
+  prefix: string
+): Effect.Effect<Omit<B.NewTask, "id" | "name" | "payload">, InvalidOptions> =>
+  Effect.gen(function*() {
+    const o = options ?? {}
+    if (o.delay !== undefined && o.eta !== undefined) {
+      return yield* Validate.invalid(`${prefix}delay`, "give delay or eta, not both")
+    }
+    const runAt = o.eta !== undefined
+      ? yield* Validate.eta(`${prefix}eta`, o.eta)
+      : o.delay !== undefined
+      ? now + D.toMillis(yield* Validate.duration(`${prefix}delay`, o.delay))
+      : now
+    const priority = o.priority === undefined
+      ? yield* Validate.priority(`priority of task '${task.name}'`, task.priority)
+      : yield* Validate.priority(`${prefix}priority`, o.priority)
+    const queue = yield* Validate.name(`${prefix}queue`, o.queue ?? task.queue)
+    const key = o.key === undefined ? null : yield* Validate.name(`${prefix}key`, o.key)
+    return { queue, priority, runAt, key }
+  })
 
 /**
  * Builds the client. It subscribes to the backend's events for the scope's lifetime, to wake
@@ -287,45 +368,87 @@ export const make = (
     const enqueueMany = <T extends Task.Any>(
       task: T,
       payloads: Iterable<Task.Payload<T>>,
-      opts?: EnqueueManyOptions
+      opts?: EnqueueManyOptions | EnqueueItemOptions<T>
     ) =>
       Effect.gen(function*() {
-        const encoded = yield* Effect.forEach(
-          payloads,
-          codecs(task).payload.encode
-        )
+        const items = Array.from(payloads)
         const now = yield* Clock.currentTimeMillis
-        const runAt = runAtOf(now, opts)
-        const queue = opts?.queue ?? task.queue
-        const priority = opts?.priority ?? task.priority
-        const rows: Array<B.NewTask> = encoded.map((payload) => ({
-          id: uuidv7FromMillis(now),
-          queue,
-          name: task.name,
-          payload,
-          priority,
-          runAt,
-          key: null
-        }))
+        const encode = codecs(task).payload.encode
+        const rows: ReadonlyArray<B.NewTask> = typeof opts === "function"
+          ? yield* Effect.forEach(items, (payload, i) =>
+            Effect.flatMap(Effect.sync(() => opts(payload, i)), (itemOptions) =>
+              Effect.zipWith(
+                placement(task, now, itemOptions, `enqueueMany item ${i}: `),
+                encode(payload),
+                (place, bytes) => ({ id: uuidv7FromMillis(now), name: task.name, payload: bytes, ...place })
+              )))
+          : yield* Effect.flatMap(placement(task, now, opts, ""), (place) =>
+            Effect.forEach(items, (payload) =>
+              Effect.map(encode(payload), (bytes) => ({
+                id: uuidv7FromMillis(now),
+                name: task.name,
+                payload: bytes,
+                ...place
+              }))))
+        if (rows.length === 0) return []
         const result = yield* backend.enqueue(rows)
         return result.map((r) => r.id)
+      })
+
+    /** Waits for a finished record of this task; a record of another task is a `TaskMismatch`. */
+    const finishedOf = (task: Task.Any, id: string, wait: WaitOptions | undefined) =>
+      Effect.flatMap(awaitFinished(id, wait), (rec) =>
+        rec.name === task.name ? Effect.succeed(rec) : Effect.fail(
+          new TaskMismatch({
+            taskId: id,
+            expected: task.name,
+            actual: rec.name,
+            message: `task ${id} is a '${rec.name}' task, not '${task.name}'`
+          })
+        ))
+
+    /** A finished record's typed success, or its failure handed to `onFailed`. */
+    const outcomeOf = <T extends Task.Any, E>(
+      task: T,
+      rec: B.TaskRecord,
+      onFailed: (failure: Option.Option<unknown>, error: TaskFailed) => Effect.Effect<never, E>
+    ) =>
+      Effect.gen(function*() {
+        const id = rec.id
+        if (rec.status === "success") {
+          // Decoded by the task's success schema, so it is a `Task.Success<T>`.
+          return (yield* codecs(task).success.decode(rec.result ?? new Uint8Array(0))) as Task.Success<T>
+        }
+        if (rec.status === "cancelled") {
+          return yield* new TaskCancelled({ taskId: id, message: `task ${id} (${rec.name}) was cancelled` })
+        }
+        const decoded = rec.error === null ? Option.none() : yield* Codec.decodeError(rec.error, task.failure, serializer)
+        const failure = rec.error === null
+          ? undefined
+          : Option.getOrElse(decoded, () => ({ _tag: rec.error!.tag, message: rec.error!.message }))
+        return yield* onFailed(
+          decoded,
+          new TaskFailed({
+            taskId: id,
+            taskName: rec.name,
+            attempts: rec.attempts,
+            message: `task ${id} (${rec.name}) failed after ${rec.attempts} attempt(s): ${
+              rec.error?.message ?? "unknown error"
+            }`,
+            traceback: rec.traceback,
+            failure
+          })
+        )
       })
 
     const service: TaskQueueService = {
       enqueue: (task, ...args) => {
         const [payload, opts] = args
         return Effect.gen(function*() {
-          const bytes = yield* codecs(task).payload.encode(payload)
           const now = yield* Clock.currentTimeMillis
-          const [result] = yield* backend.enqueue([{
-            id: uuidv7FromMillis(now),
-            queue: opts?.queue ?? task.queue,
-            name: task.name,
-            payload: bytes,
-            priority: opts?.priority ?? task.priority,
-            runAt: runAtOf(now, opts),
-            key: opts?.key ?? null
-          }])
+          const place = yield* placement(task, now, opts, "")
+          const bytes = yield* codecs(task).payload.encode(payload)
+          const [result] = yield* backend.enqueue([{ id: uuidv7FromMillis(now), name: task.name, payload: bytes, ...place }])
           if (result === undefined) {
             return yield* new BackendError({ reason: "Query", message: "enqueue returned no id" })
           }
@@ -356,38 +479,19 @@ export const make = (
           }
         }),
       join: <T extends Task.Any>(task: T, id: string, wait?: WaitOptions) =>
-        Effect.gen(function*() {
-          const rec = yield* awaitFinished(id, wait)
-          if (rec.name !== task.name) {
-            return yield* new TaskNotFound({
-              taskId: id,
-              message: `task ${id} is a '${rec.name}' task, not '${task.name}'`
-            })
-          }
-          if (rec.status === "success") {
-            // Decoded by the task's success schema, so it is a `Task.Success<T>`.
-            const value = (yield* codecs(task).success.decode(rec.result ?? new Uint8Array(0))) as Task.Success<T>
-            return value
-          }
-          if (rec.status === "cancelled") {
-            return yield* new TaskCancelled({ taskId: id, message: `task ${id} (${rec.name}) was cancelled` })
-          }
-          const failure = rec.error === null
-            ? undefined
-            : yield* Codec.loadError(rec.error, task.failure, serializer)
-          return yield* Effect.fail(
-            new TaskFailed({
-              taskId: id,
-              taskName: rec.name,
-              attempts: rec.attempts,
-              message: `task ${id} (${rec.name}) failed after ${rec.attempts} attempt(s): ${
-                rec.error?.message ?? "unknown error"
-              }`,
-              traceback: rec.traceback,
-              failure
-            }) as TaskFailed.Of<Task.Failure<T> | TaskTimeout | TaskDefect | UnknownTask | SerializationError>
-          )
-        }).pipe(Effect.withSpan("TaskQueue.join", { attributes: { task: task.name, id } })),
+        Effect.flatMap(finishedOf(task, id, wait), (rec) =>
+          outcomeOf(task, rec, (_, error) =>
+            Effect.fail(
+              error as TaskFailed.Of<Task.Failure<T> | TaskTimeout | TaskDefect | UnknownTask | SerializationError>
+            ))).pipe(Effect.withSpan("TaskQueue.join", { attributes: { task: task.name, id } })),
+      joinUnwrapped: <T extends Task.Any>(task: T, id: string, wait?: WaitOptions) =>
+        Effect.flatMap(finishedOf(task, id, wait), (rec) =>
+          outcomeOf(task, rec, (failure, error) =>
+            // Decoded by the task's failure schema or a builtin error's, so one of them.
+            Effect.fail(Option.getOrElse(
+              failure as Option.Option<Task.Failure<T> | TaskTimeout | TaskDefect | UnknownTask | SerializationError>,
+              () => error
+            )))).pipe(Effect.withSpan("TaskQueue.joinUnwrapped", { attributes: { task: task.name, id } })),
       cancel: (id) =>
         Effect.flatMap(backend.cancel(id), (r) =>
           r === "not_found" ? Effect.fail(TaskNotFound.of(id)) : Effect.succeed(r === "cancelled")),

@@ -49,14 +49,17 @@ export { Serializer, type SerializerService } from "./Serializer.js"
  * @since 0.1.0
  */
 export {
+  type EnqueueItemOptions,
   type EnqueueManyOptions,
   type EnqueueOptions,
+  type EnqueueTiming,
   type JoinError,
   type TaskInfo,
   TaskQueue,
   type TaskQueueOptions,
   type TaskQueueService,
   type TaskResult,
+  type UnwrappedJoinError,
   type WaitOptions
 } from "./TaskQueue.js"
 

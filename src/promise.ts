@@ -28,6 +28,7 @@ import type { Layer } from "effect"
 import { Cause, Effect, Exit, Layer as L, ManagedRuntime, Schema, Scope } from "effect"
 import type * as B from "./Backend.js"
 import type { Backend } from "./Backend.js"
+import { BackendError } from "./Errors.js"
 import { Serializer } from "./Serializer.js"
 import type { Handler, Task, TaskContext } from "./Task.js"
 import { handler } from "./Task.js"
@@ -65,7 +66,10 @@ export interface OpenOptions {
  * @category models
  */
 export interface PromiseWorker {
-  /** Starts claiming and running tasks; resolves once the worker runs. */
+  /**
+   * Starts claiming and running tasks; resolves once the worker runs. Calling it again while the
+   * worker runs (or is starting) does nothing more. Rejects with `InvalidOptions` for bad options.
+   */
   readonly start: () => Promise<void>
   /** Stops claiming, lets running tasks finish within `shutdownTimeout`, releases the rest. */
   readonly stop: () => Promise<void>
@@ -89,6 +93,11 @@ export interface PromiseQueue {
   readonly get: (id: string) => Promise<TaskInfo>
   readonly getResult: (id: string, options?: WaitOptions) => Promise<TaskResult>
   readonly join: <T extends Task.Any>(task: T, id: string, options?: WaitOptions) => Promise<Task.Success<T>>
+  /**
+   * Like `join`, but a failed task rejects with its own failure (e.g. the task's `Rejected`), not
+   * with a `TaskFailed` around it.
+   */
+  readonly joinUnwrapped: <T extends Task.Any>(task: T, id: string, options?: WaitOptions) => Promise<Task.Success<T>>
   readonly cancel: (id: string) => Promise<boolean>
   readonly retry: (id: string) => Promise<boolean>
   readonly list: (filter?: B.ListFilter) => Promise<ReadonlyArray<TaskInfo>>
@@ -97,7 +106,10 @@ export interface PromiseQueue {
   readonly worker: (options: WorkerOptions<ReadonlyArray<Handler<never>>>) => PromiseWorker
   /** Runs a worker until no task is due and none is running. */
   readonly drain: (options: WorkerOptions<ReadonlyArray<Handler<never>>>) => Promise<WorkerStats>
-  /** Stops this queue's workers (gracefully), then closes the backend. */
+  /**
+   * Stops this queue's workers (gracefully), then closes the backend. Afterwards every call rejects
+   * with a `BackendError` whose `reason` is `"Closed"`.
+   */
   readonly close: () => Promise<void>
 }
 
@@ -116,12 +128,17 @@ export const open = async (options: OpenOptions): Promise<PromiseQueue> => {
   )
   const runtime = ManagedRuntime.make(layer)
   // Rejects with the error itself (a tagged error), not a wrapper.
-  const run = <A, E>(effect: Effect.Effect<A, E, TaskQueue | Backend | Serializer>): Promise<A> =>
+  const exec = <A, E>(effect: Effect.Effect<A, E, TaskQueue | Backend | Serializer>): Promise<A> =>
     runtime.runPromiseExit(effect).then((exit) =>
       Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause))
     )
+  let closing: Promise<void> | undefined
+  const run = <A, E>(effect: Effect.Effect<A, E, TaskQueue | Backend | Serializer>): Promise<A> =>
+    closing === undefined
+      ? exec(effect)
+      : Promise.reject(new BackendError({ reason: "Closed", message: "this queue is closed (close() was called)" }))
   // Build the layer now, so that a backend that cannot be opened rejects here.
-  await run(Effect.void).catch((error: unknown) => runtime.dispose().then(() => Promise.reject(error)))
+  await exec(Effect.void).catch((error: unknown) => runtime.dispose().then(() => Promise.reject(error)))
 
   const workers = new Set<PromiseWorker>()
   const withQueue = <A, E>(f: (q: TaskQueue["Type"]) => Effect.Effect<A, E>) => run(Effect.flatMap(TaskQueue, f))
@@ -132,39 +149,56 @@ export const open = async (options: OpenOptions): Promise<PromiseQueue> => {
     get: (id) => withQueue((q) => q.get(id)),
     getResult: (id, opts) => withQueue((q) => q.getResult(id, opts)),
     join: (task, id, opts) => withQueue((q) => q.join(task, id, opts)),
+    joinUnwrapped: (task, id, opts) => withQueue((q) => q.joinUnwrapped(task, id, opts)),
     cancel: (id) => withQueue((q) => q.cancel(id)),
     retry: (id) => withQueue((q) => q.retry(id)),
     list: (filter) => withQueue((q) => q.list(filter)),
     stats: (name) => withQueue((q) => q.stats(name)),
     drain: (opts) => run(Worker.drain(opts)),
     worker: (opts) => {
-      let scope: Scope.CloseableScope | undefined
-      let service: Worker["Type"] | undefined
+      let started: { readonly scope: Scope.CloseableScope; readonly service: Worker["Type"] } | undefined
+      // start and stop run one at a time, in call order: two concurrent starts start one worker,
+      // and a stop during a start waits for it, then stops the worker it started.
+      let last: Promise<unknown> = Promise.resolve()
+      const serially = <A>(f: () => Promise<A>): Promise<A> => {
+        const next = last.then(f, f)
+        last = next.catch(() => undefined)
+        return next
+      }
       const worker: PromiseWorker = {
-        start: async () => {
-          if (scope !== undefined) return
-          const s = await run(Scope.make())
-          scope = s
-          service = await run(Scope.extend(Worker.make(opts), s))
-          workers.add(worker)
-        },
-        stop: async () => {
-          const s = scope
-          if (s === undefined) return
-          scope = undefined
-          workers.delete(worker)
-          await run(Scope.close(s, Exit.void))
-        },
+        start: () =>
+          serially(async () => {
+            if (started !== undefined) return
+            const scope = await run(Scope.make())
+            const service = await exec(Scope.extend(Worker.make(opts), scope)).catch((error: unknown) =>
+              exec(Scope.close(scope, Exit.void)).then(() => Promise.reject(error))
+            )
+            started = { scope, service }
+            workers.add(worker)
+          }),
+        stop: () =>
+          serially(async () => {
+            const s = started
+            if (s === undefined) return
+            started = undefined
+            workers.delete(worker)
+            await exec(Scope.close(s.scope, Exit.void))
+          }),
         stats: async () =>
-          service === undefined
+          started === undefined
             ? { claimed: 0, succeeded: 0, failed: 0, retried: 0, released: 0, refused: 0 }
-            : run(service.stats)
+            : run(started.service.stats)
       }
       return worker
     },
-    close: async () => {
-      for (const w of Array.from(workers)) await w.stop()
-      await runtime.dispose()
+    close: () => {
+      if (closing === undefined) {
+        closing = (async () => {
+          for (const w of Array.from(workers)) await w.stop()
+          await runtime.dispose()
+        })()
+      }
+      return closing
     }
   }
   return queue

@@ -1,10 +1,11 @@
 /**
  * Schema + Serializer: typed values to bytes and back, and errors to `StoredError` and back.
- * Parsers are built once per schema (`compile`) and cached per task definition, not per call.
+ * Parsers are built once per schema (`compile`) and cached per task definition (payload and
+ * success) or per serializer and schema (errors), not per call.
  *
  * @internal
  */
-import { Effect, ParseResult, Predicate, Schema } from "effect"
+import { Effect, Option, ParseResult, Predicate, Schema } from "effect"
 import type { StoredError } from "../Backend.js"
 import { BuiltinTaskError, SerializationError } from "../Errors.js"
 import type { SerializerService } from "../Serializer.js"
@@ -77,6 +78,22 @@ const messageOf = (error: unknown): string =>
 const isBuiltin = Schema.is(BuiltinTaskError)
 const builtinTags = new Set(["TaskTimeout", "TaskDefect", "UnknownTask", "SerializationError"])
 
+const errorCodecs = new WeakMap<SerializerService, WeakMap<AnySchema, Codec>>()
+
+/**
+ * The codec of an error schema for a serializer, built once and cached (per serializer, per
+ * schema), so storing and loading errors does not rebuild parsers on every call.
+ *
+ * @internal
+ */
+export const errorCodec = (schema: AnySchema, serializer: SerializerService): Codec => {
+  let bySchema = errorCodecs.get(serializer)
+  if (bySchema === undefined) errorCodecs.set(serializer, bySchema = new WeakMap())
+  let codec = bySchema.get(schema)
+  if (codec === undefined) bySchema.set(schema, codec = compile(schema, serializer, "error"))
+  return codec
+}
+
 /**
  * Turns the error that ended an attempt into what the backend stores. Builtin errors are encoded
  * with their own schema, the task's typed failures with the task's failure schema; when that
@@ -89,14 +106,31 @@ export const storeError = (
   failure: AnySchema,
   serializer: SerializerService
 ): Effect.Effect<StoredError> =>
-  compile(isBuiltin(error) ? BuiltinTaskError : failure, serializer, "error").encode(error).pipe(
+  errorCodec(isBuiltin(error) ? BuiltinTaskError : failure, serializer).encode(error).pipe(
     Effect.map((data): StoredError => ({ tag: tagOf(error), message: messageOf(error), data })),
     Effect.orElseSucceed((): StoredError => ({ tag: tagOf(error), message: messageOf(error), data: null }))
   )
 
 /**
  * Decodes a stored error: a builtin error by its own schema, anything else by the task's failure
- * schema. When it cannot be decoded, a plain `{ _tag, message }` object stands in for it.
+ * schema; none when it was stored without data or no longer decodes.
+ *
+ * @internal
+ */
+export const decodeError = (
+  stored: StoredError,
+  failure: AnySchema,
+  serializer: SerializerService
+): Effect.Effect<Option.Option<unknown>> =>
+  stored.data === null
+    ? Effect.succeedNone
+    : errorCodec(builtinTags.has(stored.tag) ? BuiltinTaskError : failure, serializer)
+      .decode(stored.data)
+      .pipe(Effect.option)
+
+/**
+ * Decodes a stored error like {@link decodeError}; when it cannot be decoded, a plain
+ * `{ _tag, message }` object stands in for it.
  *
  * @internal
  */
@@ -104,10 +138,8 @@ export const loadError = (
   stored: StoredError,
   failure: AnySchema,
   serializer: SerializerService
-): Effect.Effect<unknown> => {
-  const fallback = { _tag: stored.tag, message: stored.message }
-  if (stored.data === null) return Effect.succeed(fallback)
-  return compile(builtinTags.has(stored.tag) ? BuiltinTaskError : failure, serializer, "error")
-    .decode(stored.data)
-    .pipe(Effect.orElseSucceed(() => fallback))
-}
+): Effect.Effect<unknown> =>
+  Effect.map(
+    decodeError(stored, failure, serializer),
+    Option.getOrElse(() => ({ _tag: stored.tag, message: stored.message }))
+  )
