@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Option, Schedule } from "effect"
+import { Context, Effect, Layer, Option, Schedule, Schema } from "effect"
+import { Serializer, TaskDefect, TaskTimeout } from "../src/index.js"
+import { errorCodec, loadError, storeError } from "../src/internal/codec.js"
 import { Heap } from "../src/internal/heap.js"
 import { uuidv7FromMillis } from "../src/internal/id.js"
 import { nextRunAt } from "../src/internal/retry.js"
@@ -50,4 +52,29 @@ describe("heap", () => {
     assert.deepStrictEqual(out, [...input].sort((a, b) => a - b))
     assert.strictEqual(heap.size, 0)
   })
+})
+
+describe("error codecs", () => {
+  it("are built once per serializer and schema, not per call", () => {
+    const Json = Context.get(Effect.runSync(Layer.build(Serializer.json).pipe(Effect.scoped)), Serializer)
+    const Structured = Context.get(Effect.runSync(Layer.build(Serializer.structured).pipe(Effect.scoped)), Serializer)
+    assert.strictEqual(errorCodec(TaskTimeout, Json), errorCodec(TaskTimeout, Json))
+    assert.notStrictEqual(errorCodec(TaskTimeout, Json), errorCodec(TaskDefect, Json))
+    assert.notStrictEqual(errorCodec(TaskTimeout, Json), errorCodec(TaskTimeout, Structured))
+  })
+
+  it.effect("storeError and loadError round-trip a typed failure and a builtin error", () =>
+    Effect.gen(function*() {
+      const serializer = yield* Serializer
+      class Boom extends Schema.TaggedError<Boom>()("Boom", { n: Schema.Number }) {}
+      const stored = yield* storeError(new Boom({ n: 3 }), Boom, serializer)
+      assert.strictEqual(stored.tag, "Boom")
+      const back = yield* loadError(stored, Boom, serializer)
+      assert.instanceOf(back, Boom)
+      assert.strictEqual((back as Boom).n, 3)
+      const timeout = new TaskTimeout({ taskName: "t", timeoutMillis: 5, message: "late" })
+      assert.instanceOf(yield* loadError(yield* storeError(timeout, Boom, serializer), Boom, serializer), TaskTimeout)
+      const undecodable = yield* loadError({ tag: "Boom", message: "m", data: new Uint8Array([1]) }, Boom, serializer)
+      assert.deepStrictEqual(undecodable, { _tag: "Boom", message: "m" })
+    }).pipe(Effect.provide(Serializer.json)))
 })

@@ -27,6 +27,7 @@ import {
 } from "effect"
 import {
   Backend,
+  InvalidOptions,
   Priority,
   ResultTimeout,
   type RetryInput,
@@ -35,6 +36,7 @@ import {
   Task,
   TaskCancelled,
   TaskFailed,
+  TaskMismatch,
   TaskNotFound,
   TaskQueue,
   TaskTimeout,
@@ -631,6 +633,93 @@ export const conformance = (name: string, backend: Layer.Layer<Backend.Backend, 
           assert.strictEqual(info.error?.tag, "SerializationError")
           assert.include(info.error?.message ?? "", "versioned")
           assert.strictEqual(yield* statusOf(fresh), "success")
+        }))
+    })
+
+    describe("option checks", () => {
+      const emptyStats = { pending: 0, in_progress: 0, success: 0, failed: 0, cancelled: 0 }
+
+      test("a negative or NaN delay, an invalid eta, or a non-integer priority fails with InvalidOptions; nothing is stored", () =>
+        Effect.gen(function*() {
+          const queue = yield* TaskQueue
+          const cases: ReadonlyArray<readonly [string, Effect.Effect<string, unknown>]> = [
+            ["delay", queue.enqueue(Echo, { n: 1 }, { delay: -5 })],
+            ["delay", queue.enqueue(Echo, { n: 1 }, { delay: Number.NaN })],
+            ["delay", queue.enqueue(Echo, { n: 1 }, { delay: "-1 seconds" })],
+            ["eta", queue.enqueue(Echo, { n: 1 }, { eta: new Date(Number.NaN) })],
+            ["eta", queue.enqueue(Echo, { n: 1 }, { eta: Number.POSITIVE_INFINITY })],
+            ["priority", queue.enqueue(Echo, { n: 1 }, { priority: 2.5 })],
+            ["priority", queue.enqueue(Echo, { n: 1 }, { priority: Number.NaN })],
+            ["priority", queue.enqueue(Echo, { n: 1 }, { priority: 2 ** 40 })],
+            ["queue", queue.enqueue(Echo, { n: 1 }, { queue: "" })],
+            // Both at once does not compile; from untyped code it is refused too.
+            ["delay", queue.enqueue(Echo, { n: 1 }, { delay: "1 second", eta: 0 } as unknown as { delay: "1 second" })]
+          ]
+          for (const [option, enqueue] of cases) {
+            const error = yield* Effect.flip(enqueue)
+            assert.instanceOf(error, InvalidOptions)
+            assert.strictEqual((error as InvalidOptions).option, option)
+            assert.include((error as InvalidOptions).message, option)
+          }
+          const Fractional = Task.make("fractional", { priority: 2.5 })
+          const fromTask = yield* Effect.flip(queue.enqueue(Fractional))
+          assert.instanceOf(fromTask, InvalidOptions)
+          assert.include((fromTask as InvalidOptions).message, "fractional")
+          const many = yield* Effect.flip(queue.enqueueMany(Echo, [{ n: 1 }, { n: 2 }], { delay: -1 }))
+          assert.instanceOf(many, InvalidOptions)
+          assert.deepStrictEqual(yield* queue.stats(), emptyStats)
+        }))
+
+      test("a delay of zero is due at once; an eta in the past is due at once", () =>
+        Effect.gen(function*() {
+          const queue = yield* TaskQueue
+          const t0 = yield* Clock.currentTimeMillis
+          const a = yield* queue.enqueue(Echo, { n: 1 }, { delay: 0 })
+          const b = yield* queue.enqueue(Echo, { n: 2 }, { eta: new Date(t0 - 60_000) })
+          assert.strictEqual((yield* queue.get(a)).runAt, t0)
+          assert.strictEqual((yield* queue.get(b)).runAt, t0 - 60_000)
+          const stats = yield* Worker.drain({ handlers: [Task.handler(Echo, ({ n }) => Effect.succeed(n))] })
+          assert.strictEqual(stats.succeeded, 2)
+        }))
+
+      test("enqueueMany takes per-item delay, eta, priority and key, atomically", () =>
+        Effect.gen(function*() {
+          const queue = yield* TaskQueue
+          const t0 = yield* Clock.currentTimeMillis
+          const ids = yield* queue.enqueueMany(Echo, [{ n: 0 }, { n: 1 }, { n: 2 }, { n: 3 }], ({ n }) =>
+            n === 0
+              ? { delay: "1 minute" }
+              : n === 1
+              ? { eta: t0 + 120_000, priority: Priority.HIGH }
+              : { key: "shared", priority: Priority.LOW })
+          assert.strictEqual(ids.length, 4)
+          const infos = yield* Effect.forEach(ids.slice(0, 3), (id) => queue.get(id))
+          assert.deepStrictEqual(infos.map((t) => t.runAt), [t0 + 60_000, t0 + 120_000, t0])
+          assert.deepStrictEqual(infos.map((t) => t.priority), [Priority.NORMAL, Priority.HIGH, Priority.LOW])
+          assert.strictEqual(infos[2]!.key, "shared")
+          // The two items with one key stand for one task.
+          assert.strictEqual(ids[3], ids[2])
+          assert.strictEqual((yield* queue.stats()).pending, 3)
+          // One bad item refuses the whole batch, naming the item.
+          const error = yield* Effect.flip(
+            queue.enqueueMany(Echo, [{ n: 10 }, { n: 11 }], ({ n }) => n === 11 ? { priority: 0.5 } : {})
+          )
+          assert.instanceOf(error, InvalidOptions)
+          assert.include((error as InvalidOptions).option, "item 1")
+          assert.strictEqual((yield* queue.stats()).pending, 3)
+        }))
+
+      test("join with the id of another task's record fails with TaskMismatch naming both", () =>
+        Effect.gen(function*() {
+          const queue = yield* TaskQueue
+          const Other = Task.make("other_task")
+          const id = yield* queue.enqueue(Other)
+          yield* Worker.drain({ handlers: [Task.handler(Other, () => Effect.void)] })
+          const error = yield* Effect.flip(queue.join(Echo, id))
+          assert.instanceOf(error, TaskMismatch)
+          assert.strictEqual((error as TaskMismatch).expected, "echo")
+          assert.strictEqual((error as TaskMismatch).actual, "other_task")
+          assert.instanceOf(yield* Effect.flip(queue.joinUnwrapped(Echo, id)), TaskMismatch)
         }))
     })
 
