@@ -20,7 +20,8 @@ import type { TaskDefect, TaskTimeout } from "./Errors.js"
 export type AnySchema = Schema.Schema.AnyNoContext | Schema.Schema<never, never, never>
 
 /**
- * Named priorities: higher runs first. Any integer is a valid priority.
+ * Named priorities: higher runs first. Any 32-bit integer is a valid priority; anything else (2.5,
+ * NaN) fails the enqueue, and a worker whose handler's task has one, with `InvalidOptions`.
  *
  * @since 0.1.0
  * @category priority
@@ -159,7 +160,10 @@ export const defaultQueue = "default"
 
 /**
  * Defines a task. Schemas default to `Schema.Void` (payload), `Schema.Unknown` (success) and
- * `Schema.Never` (failure), so a bare task is one line.
+ * `Schema.Never` (failure), so a bare task is one line. A definition is a plain value, so its
+ * options are checked where it is used: an enqueue with a `priority` that is not an integer, and a
+ * `Worker` whose handlers include such a task (or a `timeout` of zero, or a name another task
+ * already has), fail with `InvalidOptions`.
  *
  * @example
  * ```ts

@@ -200,7 +200,7 @@ const resolve = <H extends ReadonlyArray<Handler.Any>>(options: WorkerOptions<H>
     const heartbeatInterval = options.heartbeatInterval === undefined
       ? D.millis(Math.max(1, Math.floor(leaseMillis / 3)))
       : yield* Validate.duration("heartbeatInterval", options.heartbeatInterval, { positive: true })
-    if (D.toMillis(heartbeatInterval) >= leaseMillis) {
+    if (options.heartbeatInterval !== undefined && D.toMillis(heartbeatInterval) >= leaseMillis) {
       return yield* Validate.invalid(
         "heartbeatInterval",
         `${D.format(heartbeatInterval)} must be shorter than leaseDuration (${D.format(lease)})`
@@ -235,7 +235,9 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
     const backend = yield* Backend
     const serializer = yield* Serializer
     const { concurrency, queues } = config
-    const owner = options.workerId ?? uuidv7FromMillis(yield* Clock.currentTimeMillis)
+    const owner = options.workerId === undefined
+      ? uuidv7FromMillis(yield* Clock.currentTimeMillis)
+      : yield* Validate.name("workerId", options.workerId)
     const queueSet = new Set(queues)
     const executor = Executor.make<Handler.Context<H[number]>>({
       handlers: config.handlers,
@@ -245,8 +247,8 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
     })
 
     const counts = { claimed: 0, succeeded: 0, failed: 0, retried: 0, released: 0, refused: 0 }
-    /** Ids of the tasks running now: the slots taken. */
-    const active = new Set<string>()
+    /** How many task fibers run now: the slots taken. */
+    let active = 0
 
     const running = yield* FiberMap.make<string>()
     const interruptTask = (id: string) =>
@@ -308,7 +310,7 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
       batchSize: config.batchSize,
       leaseMillis: config.leaseMillis,
       pollInterval: config.pollInterval,
-      running: () => active.size,
+      running: () => active,
       start: (rec) => start(rec),
       outcomesRecorded: outcomes.idle
     })
@@ -328,7 +330,7 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
         // refuses this when the lease is no longer ours (cancelled, re-claimed).
         Effect.onInterrupt(() => submit({ _tag: "Released", lease })),
         Effect.ensuring(Effect.sync(() => {
-          active.delete(rec.id)
+          active--
           claims.slotFreed()
         }))
       )
@@ -336,7 +338,7 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
 
     const start = (rec: B.TaskRecord) => {
       counts.claimed++
-      active.add(rec.id)
+      active++
       leases.hold(Executor.leaseOf(rec, owner), rec.name)
       fork(rec.id, process(rec))
     }
@@ -377,9 +379,9 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         yield* Fiber.interrupt(loopFiber)
-        if (active.size > 0) {
+        if (active > 0) {
           yield* Effect.logInfo("sitq: worker stopping; waiting for running tasks").pipe(
-            Effect.annotateLogs({ worker: owner, running: active.size })
+            Effect.annotateLogs({ worker: owner, running: active })
           )
           // Finalizers run uninterruptibly: the wait itself must be interruptible for the timeout to cut it.
           yield* FiberMap.awaitEmpty(running).pipe(
@@ -398,7 +400,7 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
 
     const service: WorkerService = {
       id: owner,
-      running: Effect.sync(() => active.size),
+      running: Effect.sync(() => active),
       stats: Effect.sync(() => ({ ...counts }))
     }
     return { service, loop: loopFiber, idle: outcomes.idle }

@@ -39,9 +39,13 @@ export const make = (options: {
 
     yield* Effect.suspend(() => {
       const leases = Array.from(held.values(), (h) => h.lease)
-      return leases.length === 0
-        ? Effect.void
-        : Effect.flatMap(options.backend.heartbeat(leases, options.leaseMillis), options.onLost)
+      if (leases.length === 0) return Effect.void
+      return Effect.flatMap(options.backend.heartbeat(leases, options.leaseMillis), (lost) => {
+        // Only what is still held as sent: a newer attempt of the same task may have replaced it.
+        const sent = new Map(leases.map((l) => [l.id, l.attempt]))
+        const still = lost.filter((id) => held.get(id)?.lease.attempt === sent.get(id))
+        return still.length === 0 ? Effect.void : options.onLost(still)
+      })
     }).pipe(
       Effect.catchAllCause((cause) =>
         Cause.isInterruptedOnly(cause)
