@@ -135,6 +135,18 @@ describe("Promise client", () => {
     await queue.close()
   })
 
+  it("a worker with bad options rejects start() with InvalidOptions and starts nothing", async () => {
+    const queue = await open({ backend: MemoryBackend.layer })
+    const worker = queue.worker({ handlers: [AddLive, AddLive] })
+    const error = await worker.start().catch((e: unknown) => e) as { _tag: string; option: string }
+    assert.strictEqual(error._tag, "InvalidOptions")
+    assert.strictEqual(error.option, "handlers")
+    const bad = await queue.enqueue(Add, { a: 1, b: 2 }, { delay: -1 }).catch((e: unknown) => e) as { _tag: string }
+    assert.strictEqual(bad._tag, "InvalidOptions")
+    assert.deepStrictEqual((await worker.stats()).claimed, 0)
+    await queue.close()
+  })
+
   it("open rejects with a BackendError when the backend cannot be opened", async () => {
     const filename = join(dir, "not-a-db.txt")
     writeFileSync(filename, "hello, this is not a database".repeat(100))
