@@ -266,8 +266,8 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
       onLost: (ids) => Effect.forEach(ids, interruptTask, { discard: true })
     })
 
-    // Created before the task fibers' runtime, so closed after it: outcomes of interrupted tasks
-    // are still recorded on shutdown.
+    // Its finalizer flushes what is left; it runs after the shutdown finalizer below has
+    // interrupted the task fibers, so the outcomes of interrupted tasks are still recorded.
     const outcomes = yield* Batcher.make({
       flush: (batch: ReadonlyArray<B.Outcome>) =>
         backend.settle(batch).pipe(
