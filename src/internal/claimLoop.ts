@@ -41,13 +41,14 @@ export interface ClaimLoopOptions {
   readonly mode: Mode
   readonly owner: string
   readonly queues: ReadonlyArray<string>
-  readonly concurrency: number
+  /** How many records the worker takes at once: its concurrency plus its prefetch. */
+  readonly capacity: number
   readonly batchSize: number
   readonly leaseMillis: number
   readonly pollInterval: Duration.Duration
-  /** How many slots are taken (tasks running). */
+  /** How many records the worker holds (running or prefetched). */
   readonly running: () => number
-  /** Starts one claimed record (takes a slot at once). */
+  /** Takes one claimed record (running or prefetched: it counts in `running` at once). */
   readonly start: (record: B.TaskRecord) => void
   /** Waits until every outcome submitted so far is recorded. */
   readonly outcomesRecorded: Effect.Effect<void>
@@ -66,8 +67,8 @@ export interface ClaimLoop {
 /** @internal */
 export const make = (options: ClaimLoopOptions): Effect.Effect<ClaimLoop> =>
   Effect.map(Effect.makeLatch(false), (latch) => {
-    const { backend, batchSize, concurrency, leaseMillis, mode, owner, pollInterval, queues, running } = options
-    const refill = Math.max(1, Math.floor(concurrency / 4))
+    const { backend, batchSize, capacity, leaseMillis, mode, owner, pollInterval, queues, running } = options
+    const refill = Math.max(1, Math.floor(capacity / 4))
     let backlog = false
 
     const idleWait = Effect.gen(function*() {
@@ -105,7 +106,7 @@ export const make = (options: ClaimLoopOptions): Effect.Effect<ClaimLoop> =>
       let confirming = false
       while (true) {
         yield* latch.close
-        const free = concurrency - running()
+        const free = capacity - running()
         if (free <= 0 || (backlog && free < refill)) {
           yield* latch.await
           continue
@@ -142,7 +143,7 @@ export const make = (options: ClaimLoopOptions): Effect.Effect<ClaimLoop> =>
         // Look again when it matters: a refill's worth of free slots while work is known to be
         // waiting, or nothing left running (a drain ends, an idle worker polls).
         const n = running()
-        if (n === 0 || (backlog && concurrency - n >= refill)) latch.unsafeOpen()
+        if (n === 0 || (backlog && capacity - n >= refill)) latch.unsafeOpen()
       }
     }
   })

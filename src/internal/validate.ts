@@ -63,6 +63,12 @@ export const positiveInt = (option: string, value: number): Effect.Effect<number
     ? Effect.succeed(value)
     : invalid(option, `${show(value)} must be an integer of at least 1`)
 
+/** A count option that may be zero: an integer of at least 0. @internal */
+export const nonNegativeInt = (option: string, value: number): Effect.Effect<number, InvalidOptions> =>
+  Number.isSafeInteger(value) && value >= 0
+    ? Effect.succeed(value)
+    : invalid(option, `${show(value)} must be an integer of at least 0`)
+
 /** A priority: an integer every backend can store. @internal */
 export const priority = (option: string, value: number): Effect.Effect<number, InvalidOptions> =>
   Number.isInteger(value) && value >= priorityRange.min && value <= priorityRange.max
