@@ -14,6 +14,7 @@ import { SqliteBackend } from "../src/backends/sqlite.js"
 import type { SystemResult, Workload } from "./lib/harness.js"
 import {
   attempt,
+  bestOwn,
   bestPeer,
   crossProcess,
   latencySamples,
@@ -27,9 +28,10 @@ import {
   processWithCap,
   record,
   tempDir,
+  valueOf,
   wallNow
 } from "./lib/harness.js"
-import { sitqColumn } from "./lib/ping.js"
+import { sitqColumn, sitqPrefetchColumn } from "./lib/ping.js"
 
 export const sqliteWorkload: Workload = {
   enqueueOne: 5_000,
@@ -241,7 +243,15 @@ export const benchSqlite = Effect.promise(async () => {
   process.once("exit", onExit)
   try {
     const results: Array<SystemResult> = []
-    for (const run of [sitq, plainjob, liteque, sqlPersistedQueue]) {
+    const runs = [
+      sitq,
+      (w: Workload, tmp: Tmp) =>
+        sitqPrefetchColumn(w, Layer.unwrapEffect(Effect.sync(() => SqliteBackend.layer({ filename: tmp.file("sitq") }))), 64),
+      plainjob,
+      liteque,
+      sqlPersistedQueue
+    ]
+    for (const run of runs) {
       const t0 = performance.now()
       const result = await run(w, tmp)
       console.error(`  (${result.name}: ${((performance.now() - t0) / 1000).toFixed(1)} s)`)
@@ -250,8 +260,13 @@ export const benchSqlite = Effect.promise(async () => {
     printTable(`SQLite, one database file per run (${w.tasks.toLocaleString("en-US")} no-op tasks)`, w, results)
     const s = results[0]!.values
     const best50 = bestPeer(results, "c50")
+    const plain = (id: "c1" | "c50" | "enqueueOne" | "enqueueMany") => valueOf(results, "plainjob", id)
     printFloors([
       timesFloor("processing at concurrency 50 ≥ 2× the best peer", s.c50, best50, 2),
+      timesFloor("processing c50 ≥ 3.0× plainjob", bestOwn(results, "c50"), plain("c50"), 3.0),
+      timesFloor("processing c1 ≥ 1.0× plainjob", bestOwn(results, "c1"), plain("c1"), 1.0),
+      timesFloor("enqueue one at a time ≥ 0.5× plainjob", s.enqueueOne, plain("enqueueOne"), 0.5),
+      timesFloor("enqueueMany ≥ 0.75× plainjob addMany", s.enqueueMany, plain("enqueueMany"), 0.75),
       atLeast("enqueueMany ≥ 50,000 tasks/s", s.enqueueMany, 50_000),
       below("same-process latency p50 < 2 ms", s.sameP50, 2)
     ])

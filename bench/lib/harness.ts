@@ -255,14 +255,18 @@ const cell = (v: number | undefined, higherIsBetter: boolean) =>
 
 /** Prints the table: one column per system, then sitq / best peer per row. */
 export const printTable = (title: string, w: Workload, results: ReadonlyArray<SystemResult>) => {
-  const [sitq, ...peers] = results
+  const own = results.filter(isOwn)
+  const peers = results.filter((r) => !isOwn(r))
   console.log(`\n## ${title}\n`)
   console.log(`| measure | ${results.map((r) => r.name).join(" | ")} | sitq / best peer |`)
   console.log(`|---|${results.map(() => "---:").join("|")}|---:|`)
   for (const row of rows(w)) {
-    const mine = sitq!.values[row.id]
-    const theirs = peers.map((p) => p.values[row.id]).filter((v): v is number => v !== undefined && v > 0)
-    const best = theirs.length === 0 ? undefined : row.higherIsBetter ? Math.max(...theirs) : Math.min(...theirs)
+    const pick = (xs: ReadonlyArray<SystemResult>) => {
+      const vs = xs.map((p) => p.values[row.id]).filter((v): v is number => v !== undefined && v > 0)
+      return vs.length === 0 ? undefined : row.higherIsBetter ? Math.max(...vs) : Math.min(...vs)
+    }
+    const mine = pick(own)
+    const best = pick(peers)
     const ratio = mine === undefined || best === undefined ? "—" : `${(mine / best).toFixed(2)}×`
     console.log(`| ${row.label} | ${results.map((r) => cell(r.values[row.id], row.higherIsBetter)).join(" | ")} | ${ratio} |`)
   }
@@ -286,6 +290,12 @@ export const timesFloor = (what: string, value: number | undefined, peer: number
     ? { what, pass: undefined, detail: "—" }
     : { what, pass: value >= factor * peer, detail: `${fmt(value)} vs ${fmt(peer)} (${(value / peer).toFixed(2)}×)` }
 
+/** A floor "value ≤ factor × peer" (latency, ms). */
+export const atMostTimes = (what: string, value: number | undefined, peer: number | undefined, factor: number): Floor =>
+  value === undefined || peer === undefined
+    ? { what, pass: undefined, detail: "—" }
+    : { what, pass: value <= factor * peer, detail: `${value.toFixed(2)} ms vs ${peer.toFixed(2)} ms (${(value / peer).toFixed(2)}×)` }
+
 /** A floor "value ≥ min" (tasks/s). */
 export const atLeast = (what: string, value: number | undefined, min: number): Floor =>
   value === undefined ? { what, pass: undefined, detail: "—" } : { what, pass: value >= min, detail: `${fmt(value)} tasks/s` }
@@ -301,7 +311,22 @@ export const printFloors = (floors: ReadonlyArray<Floor>) => {
   }
 }
 
-export const bestPeer = (results: ReadonlyArray<SystemResult>, id: RowId, higherIsBetter = true) => {
-  const vs = results.slice(1).map((r) => r.values[id]).filter((v): v is number => v !== undefined)
+/** sitq's own columns (its default and its tuned settings) are named "sitq…"; the rest are peers. */
+export const isOwn = (r: SystemResult): boolean => r.name.startsWith("sitq")
+
+const best = (results: ReadonlyArray<SystemResult>, id: RowId, higherIsBetter: boolean) => {
+  const vs = results.map((r) => r.values[id]).filter((v): v is number => v !== undefined)
   return vs.length === 0 ? undefined : higherIsBetter ? Math.max(...vs) : Math.min(...vs)
 }
+
+/** The best value of a row among the peers (every setting of every peer). */
+export const bestPeer = (results: ReadonlyArray<SystemResult>, id: RowId, higherIsBetter = true) =>
+  best(results.filter((r) => !isOwn(r)), id, higherIsBetter)
+
+/** The best value of a row among sitq's own columns. */
+export const bestOwn = (results: ReadonlyArray<SystemResult>, id: RowId, higherIsBetter = true) =>
+  best(results.filter(isOwn), id, higherIsBetter)
+
+/** The value of a row in the column named `name`. */
+export const valueOf = (results: ReadonlyArray<SystemResult>, name: string, id: RowId) =>
+  results.find((r) => r.name === name)?.values[id]

@@ -79,3 +79,29 @@ export const sitqColumn = async (
   })
   return r
 }
+
+/**
+ * sitq's tuned column: the processing rows only, with workers holding `prefetch` tasks beyond the
+ * running ones (the setting docs/guides.md recommends for many short tasks).
+ */
+export const sitqPrefetchColumn = async (
+  w: Workload,
+  fresh: Layer.Layer<Backend.Backend, unknown>,
+  prefetch: number
+): Promise<SystemResult> => {
+  const r = newResult(`sitq (prefetch ${prefetch})`)
+  await attempt(r, "processing", async () => {
+    const f = await Effect.runPromise(runSitq(fresh, {
+      enqueueOne: 0,
+      tasks: w.tasks,
+      concurrencies: w.concurrencies,
+      latencySamples: 0,
+      capSeconds: w.capSeconds,
+      prefetch,
+      processingOnly: true
+    }))
+    r.values.c1 = f.processing[w.concurrencies[0]]
+    r.values.c50 = f.processing[w.concurrencies[1]]
+  })
+  return r
+}

@@ -41,6 +41,10 @@ export interface SitqWorkload {
   readonly latencySamples: number
   /** Optional bound on each processing run: stop after this long and report the rate so far. */
   readonly capSeconds?: number | undefined
+  /** The workers' `prefetch` (default: the Worker's own default). */
+  readonly prefetch?: number | undefined
+  /** Only the processing rows (a tuned column next to the default one). */
+  readonly processingOnly?: boolean | undefined
 }
 
 /** Runs the workload; `fresh` must give an empty store each time it is built. */
@@ -49,8 +53,9 @@ export const runSitq = (fresh: Layer.Layer<Backend.Backend, unknown>, w: SitqWor
   const inEnv = <A, E>(effect: Effect.Effect<A, E, TaskQueue | Backend.Backend | Serializer>) =>
     Effect.scoped(Effect.provide(effect, env))
 
+  const workerOptions = w.prefetch === undefined ? {} : { prefetch: w.prefetch }
   return Effect.gen(function*() {
-    const enqueueOne = yield* inEnv(Effect.gen(function*() {
+    const enqueueOne = w.processingOnly ? 0 : yield* inEnv(Effect.gen(function*() {
       const queue = yield* TaskQueue
       const { seconds } = yield* timed(Effect.forEach(
         Array.from({ length: w.enqueueOne }, (_, i) => i),
@@ -60,7 +65,7 @@ export const runSitq = (fresh: Layer.Layer<Backend.Backend, unknown>, w: SitqWor
       return w.enqueueOne / seconds
     }))
 
-    const enqueueMany = yield* inEnv(Effect.gen(function*() {
+    const enqueueMany = w.processingOnly ? 0 : yield* inEnv(Effect.gen(function*() {
       const queue = yield* TaskQueue
       const payloads = Array.from({ length: w.tasks }, (_, i) => ({ i }))
       const { seconds } = yield* timed(Effect.forEach(
@@ -86,7 +91,7 @@ export const runSitq = (fresh: Layer.Layer<Backend.Backend, unknown>, w: SitqWor
             Effect.andThen(Effect.sync(() => void (atCap = done)))
           ))
           const { seconds, value } = yield* timed(Effect.timeoutOption(
-            Worker.drain({ handlers: [Counted], concurrency }),
+            Worker.drain({ handlers: [Counted], concurrency, ...workerOptions }),
             Duration.seconds(w.capSeconds)
           ))
           yield* Fiber.interrupt(watcher)
@@ -99,7 +104,7 @@ export const runSitq = (fresh: Layer.Layer<Backend.Backend, unknown>, w: SitqWor
           }
           return w.tasks / seconds
         }
-        const { seconds, value } = yield* timed(Worker.drain({ handlers: [NoopLive], concurrency }))
+        const { seconds, value } = yield* timed(Worker.drain({ handlers: [NoopLive], concurrency, ...workerOptions }))
         if (value.succeeded !== w.tasks) {
           return yield* Effect.dieMessage(`processed ${value.succeeded} of ${w.tasks}`)
         }
@@ -107,7 +112,7 @@ export const runSitq = (fresh: Layer.Layer<Backend.Backend, unknown>, w: SitqWor
       }))
     }
 
-    const latency = yield* Effect.scoped(Effect.provide(Effect.gen(function*() {
+    const latency = w.processingOnly ? { p50: 0, p99: 0 } : yield* Effect.scoped(Effect.provide(Effect.gen(function*() {
       const queue = yield* TaskQueue
       let started: Deferred.Deferred<number> | undefined
       const Ping = Task.make("ping", { payload: Schema.Struct({ i: Schema.Number }) })
