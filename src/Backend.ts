@@ -91,6 +91,10 @@ export interface TaskRecord {
  * A task to insert. `id` is chosen by the caller (time-ordered); when `key` is set and a task with
  * the same key is `pending` or `in_progress`, nothing is inserted and that task's id is returned.
  *
+ * The dedup invariant, on every backend: at most one `pending` or `in_progress` task per key. A
+ * key is free again once its task finishes (success, failed, cancelled); `retry` of a finished
+ * keyed task answers `key_held` (and changes nothing) while another live task holds the key.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -181,12 +185,14 @@ export type CancelResult = "cancelled" | "finished" | "not_found"
 
 /**
  * What `retry` found: `requeued` (a failed or cancelled task is pending again, attempts reset),
- * `not_finished` (pending or running; unchanged), or `not_found`.
+ * `not_finished` (pending or running; unchanged), `key_held` (the task has a dedup key that another
+ * pending or running task holds now; unchanged: retrying it would put two live tasks under one
+ * key, and the work the key stands for is already queued), or `not_found`.
  *
  * @since 0.1.0
  * @category models
  */
-export type RetryResult = "requeued" | "not_finished" | "not_found"
+export type RetryResult = "requeued" | "not_finished" | "key_held" | "not_found"
 
 /**
  * A filter for `list`. Results come in enqueue order, oldest first unless `newestFirst`.
@@ -261,7 +267,10 @@ export interface Backend {
   readonly settle: (outcomes: ReadonlyArray<Outcome>) => Effect.Effect<ReadonlyArray<boolean>, BackendError>
   /** Cancels a pending or running task. */
   readonly cancel: (id: string) => Effect.Effect<CancelResult, BackendError>
-  /** Puts a failed or cancelled task back to pending, due now, with attempts reset. */
+  /**
+   * Puts a failed or cancelled task back to pending, due now, with attempts reset, unless a live
+   * task holds its dedup key (`key_held`).
+   */
   readonly retry: (id: string) => Effect.Effect<RetryResult, BackendError>
   /** Reads one task. */
   readonly get: (id: string) => Effect.Effect<Option.Option<TaskRecord>, BackendError>

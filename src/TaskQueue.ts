@@ -152,7 +152,10 @@ export interface TaskQueueService {
   ) => Effect.Effect<Task.Success<T>, JoinError<T>>
   /** Cancels a pending task, or interrupts a running one; false if it had already finished. */
   readonly cancel: (id: string) => Effect.Effect<boolean, TaskNotFound | BackendError>
-  /** Puts a failed or cancelled task back to pending; false if it had not finished. */
+  /**
+   * Puts a failed or cancelled task back to pending; false if it had not finished, or if it has a
+   * dedup key that another pending or running task holds now (at most one live task per key).
+   */
   readonly retry: (id: string) => Effect.Effect<boolean, TaskNotFound | BackendError>
   /** Lists tasks in enqueue order. */
   readonly list: (filter?: B.ListFilter) => Effect.Effect<ReadonlyArray<TaskInfo>, BackendError>

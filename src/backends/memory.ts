@@ -296,6 +296,7 @@ export const make: Effect.Effect<Backend.Backend, never, Scope.Scope> = Effect.g
       if (entry === undefined) return ["not_found", []]
       const rec = entry.rec
       if (rec.status !== "failed" && rec.status !== "cancelled") return ["not_finished", []]
+      if (rec.key !== null && keys.has(rec.key)) return ["key_held", []]
       rec.status = "pending"
       rec.runAt = now
       rec.attempts = 0
@@ -304,7 +305,7 @@ export const make: Effect.Effect<Backend.Backend, never, Scope.Scope> = Effect.g
       rec.result = null
       rec.error = null
       rec.traceback = null
-      if (rec.key !== null && !keys.has(rec.key)) keys.set(rec.key, rec.id)
+      if (rec.key !== null) keys.set(rec.key, rec.id)
       schedule(entry, now)
       return ["requeued", readyEvents([rec.queue])]
     })

@@ -513,7 +513,9 @@ export const make = (options: RedisBackendOptions): Effect.Effect<Backend.Backen
         run("retry", false, [String(now), retentionMs, id]).pipe(Effect.flatMap((reply) => {
           const [result, queue] = strings(reply)
           if (result === "requeued") return Effect.as(publish(readyEvents([queue ?? ""])), "requeued" as const)
-          return Effect.succeed(result === "not_finished" ? "not_finished" as const : "not_found" as const)
+          return Effect.succeed(
+            result === "not_finished" || result === "key_held" ? result : "not_found" as const
+          )
         })))
 
     const get: Backend.Backend["get"] = (id) =>

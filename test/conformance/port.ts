@@ -566,6 +566,44 @@ export const portSuite = (name: string, layer: Layer.Layer<B.Backend, unknown>) 
             { id: "c", inserted: false }
           ])
         }))
+
+      test("retry while a live task holds the key answers key_held and changes nothing", (b) =>
+        Effect.gen(function*() {
+          yield* b.enqueue([task("a", { key: "B" })])
+          const [a] = yield* claimAll(b)
+          yield* b.settle([fail(a, error("E", "m"), "tb")])
+          // a new live task takes key B while a is failed
+          assert.deepStrictEqual(yield* b.enqueue([task("b", { key: "B" })]), [{ id: "b", inserted: true }])
+          const events = yield* Effect.scoped(Effect.gen(function*() {
+            const sub = yield* b.subscribe
+            const result = yield* b.retry("a")
+            return { result, size: yield* Queue.size(sub) }
+          }))
+          assert.deepStrictEqual(events, { result: "key_held", size: 0 })
+          const still = must(yield* b.get("a"))
+          assert.strictEqual(still.status, "failed")
+          assert.strictEqual(still.key, "B")
+          assert.strictEqual(still.attempts, 1)
+          assert.strictEqual(still.error?.tag, "E")
+          assert.strictEqual(still.traceback, "tb")
+          // at most one live task per key: b keeps it, and only b is claimable
+          assert.deepStrictEqual(yield* b.enqueue([task("b2", { key: "B" })]), [{ id: "b", inserted: false }])
+          assert.deepStrictEqual(ids(yield* b.list({ status: "pending" })), ["b"])
+          const [running] = yield* claimAll(b)
+          assert.strictEqual(running.id, "b")
+          assert.strictEqual(yield* b.retry("a"), "key_held")
+          // once b has finished, the key is free and a can be retried, taking the key back
+          yield* b.settle([succeed(running)])
+          assert.strictEqual(yield* b.retry("a"), "requeued")
+          assert.strictEqual(must(yield* b.get("a")).key, "B")
+          assert.deepStrictEqual(yield* b.enqueue([task("b3", { key: "B" })]), [{ id: "a", inserted: false }])
+          // a cancelled keyed task follows the same rule
+          const [a2] = yield* claimAll(b)
+          yield* b.cancel(a2.id)
+          yield* b.enqueue([task("c", { key: "B" })])
+          assert.strictEqual(yield* b.retry("a"), "key_held")
+          assert.strictEqual(must(yield* b.get("a")).status, "cancelled")
+        }))
     })
 
     describe("cancel and retry", () => {

@@ -445,13 +445,21 @@ export const make = (
           now,
           channel,
           from
-        ])
+        ]).pipe(
+          // Another retry of a task with the same key committed first: the live-key index refused this one.
+          Effect.catchIf(
+            (error) => field(field(error.cause, "cause"), "code") === "23505",
+            () => Effect.succeed([{ queue: null, status: "failed" }])
+          )
+        )
         const row = rows[0]
         if (row !== undefined && row.queue !== null) {
           yield* publish(readyEvents([row.queue]), from)
           return "requeued" as const
         }
-        return row === undefined || row.status === null ? "not_found" as const : "not_finished" as const
+        if (row === undefined || row.status === null) return "not_found" as const
+        // Failed or cancelled and not requeued: another live task holds its key.
+        return row.status === "failed" || row.status === "cancelled" ? "key_held" as const : "not_finished" as const
       })
 
     const get: B.Backend["get"] = (id) =>

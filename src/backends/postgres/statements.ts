@@ -168,11 +168,9 @@ export const statements = (schema: string) => {
       WITH u AS (
         UPDATE ${T} t SET status = 'pending', run_at = $2, attempts = 0, started_at = NULL, finished_at = NULL,
           result = NULL, error_tag = NULL, error_message = NULL, error_data = NULL, traceback = NULL,
-          lease_owner = NULL, lease_until = NULL,
-          key = CASE WHEN t.key IS NOT NULL AND EXISTS (
-            SELECT 1 FROM ${T} o WHERE o.key = t.key AND o.status IN ${live}
-          ) THEN NULL ELSE t.key END
+          lease_owner = NULL, lease_until = NULL
         WHERE t.id = $1 AND t.status IN ('failed', 'cancelled')
+          AND (t.key IS NULL OR NOT EXISTS (SELECT 1 FROM ${T} o WHERE o.key = t.key AND o.status IN ${live}))
         RETURNING t.queue
       ), n AS (SELECT count(pg_notify($3, 'R|' || $4 || '|' || u.queue)) AS n FROM u)
       SELECT (SELECT queue FROM u) AS queue, (SELECT n FROM n) AS n,

@@ -474,7 +474,8 @@ return 'cancelled'
 `
 
 /**
- * ARGV: base, instance, now, retention(unused), id. Returns { result, queue }.
+ * ARGV: base, instance, now, retention(unused), id. Returns { result, queue }; result is
+ * "requeued", "not_finished", "key_held" (another live task holds its dedup key) or "not_found".
  */
 const retry = `
 local now = tonumber(ARGV[3])
@@ -484,6 +485,11 @@ local t = tk(id)
 local f = redis.call('HMGET', t, 'status', 'queue', 'seq', 'key', 'priority')
 if not f[1] then return { 'not_found', '' } end
 if f[1] ~= 'failed' and f[1] ~= 'cancelled' then return { 'not_finished', '' } end
+local key = f[4]
+if key and key ~= '' then
+  local held = redis.call('HGET', B .. 'dedup', key)
+  if held and held ~= id and is_live(redis.call('HGET', tk(held), 'status')) then return { 'key_held', '' } end
+end
 local q, seq = f[2], f[3]
 unretain(id, q, f[1])
 local rm = ready_member(now_s, seq, id)
@@ -491,13 +497,7 @@ redis.call('HSET', t, 'status', 'pending', 'runAt', now_s, 'attempts', 0, 'rm', 
 redis.call('HDEL', t, 'startedAt', 'finishedAt', 'result', 'errTag', 'errMsg', 'errData', 'traceback',
   'leaseOwner', 'leaseUntil')
 move_status(id, q, seq, f[1], 'pending')
-local key = f[4]
-if key and key ~= '' then
-  local held = redis.call('HGET', B .. 'dedup', key)
-  if not held or not is_live(redis.call('HGET', tk(held), 'status')) then
-    redis.call('HSET', B .. 'dedup', key, id)
-  end
-end
+if key and key ~= '' then redis.call('HSET', B .. 'dedup', key, id) end
 schedule(id, q, f[5], now_s, rm, now)
 publish('R', q)
 return { 'requeued', q }

@@ -349,7 +349,9 @@ const statements = (t: string) => ({
   retry: `UPDATE ${t} SET status = 'pending', run_at = ?, attempts = 0, lease_owner = NULL, lease_until = NULL,
              started_at = NULL, finished_at = NULL, result = NULL, error_tag = NULL, error_message = NULL,
              error_data = NULL, traceback = NULL
-           WHERE id = ? AND status IN ('failed', 'cancelled') RETURNING queue`,
+           WHERE id = ? AND status IN ('failed', 'cancelled')
+             AND (key IS NULL OR NOT EXISTS (SELECT 1 FROM ${t} AS o WHERE o.key = ${t}.key AND o.${ACTIVE}))
+           RETURNING queue`,
   status: `SELECT status FROM ${t} WHERE id = ?`,
   get: `SELECT * FROM ${t} WHERE id = ?`,
   stats: `SELECT status, count(*) AS n FROM ${t} GROUP BY status`,
@@ -688,8 +690,15 @@ const makeBackend = (
         Effect.gen(function*() {
         const rows = yield* db.all<{ readonly queue: string }>(s.retry, [now, id])
         if (rows.length > 0) return { result: "requeued" as const, queue: rows[0].queue }
-        const found = yield* db.all(s.status, [id])
-        return { result: found.length > 0 ? "not_finished" as const : "not_found" as const, queue: undefined }
+        const found = yield* db.all<{ readonly status: string }>(s.status, [id])
+        const status = found[0]?.status
+        // Failed or cancelled and not requeued: another live task holds its key.
+        const result = status === undefined
+          ? "not_found" as const
+          : status === "failed" || status === "cancelled"
+          ? "key_held" as const
+          : "not_finished" as const
+        return { result, queue: undefined }
       }))).pipe(
         Effect.mapError(queryError("retry")),
         Effect.flatMap(({ queue, result }) =>
