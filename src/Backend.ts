@@ -85,6 +85,13 @@ export interface TaskRecord {
   readonly error: StoredError | null
   readonly traceback: string | null
   readonly key: string | null
+  /**
+   * When each failed attempt of the current run failed (epoch milliseconds, oldest first): what a
+   * durable retry replays its `Schedule` with, so that it decides as `Effect.retry` would. Set by
+   * the `Failed` and `Retrying` outcomes; empty on enqueue and after `retry`; kept by `Succeeded`
+   * and `Released`. An attempt whose lease expired (its worker died) failed nothing: it adds none.
+   */
+  readonly failureTimes: ReadonlyArray<number>
 }
 
 /**
@@ -138,6 +145,7 @@ export interface Lease {
  * - `Succeeded`: `success` with the serialized result;
  * - `Failed`: `failed` for good, with the error and traceback;
  * - `Retrying`: back to `pending` at `runAt`, keeping the error and traceback of this attempt;
+ *   `Failed` and `Retrying` also store `failureTimes` (the record's, plus this attempt's failure);
  * - `Released`: back to `pending` at once without counting the attempt (graceful shutdown).
  *
  * @since 0.1.0
@@ -150,6 +158,7 @@ export type Outcome =
     readonly lease: Lease
     readonly error: StoredError
     readonly traceback: string | null
+    readonly failureTimes: ReadonlyArray<number>
   }
   | {
     readonly _tag: "Retrying"
@@ -157,6 +166,7 @@ export type Outcome =
     readonly runAt: number
     readonly error: StoredError
     readonly traceback: string | null
+    readonly failureTimes: ReadonlyArray<number>
   }
   | { readonly _tag: "Released"; readonly lease: Lease }
 

@@ -162,7 +162,8 @@ export const make: Effect.Effect<Backend.Backend, never, Scope.Scope> = Effect.g
             result: null,
             error: null,
             traceback: null,
-            key: task.key
+            key: task.key,
+            failureTimes: []
           },
           seq: sequence++,
           version: 0
@@ -252,6 +253,7 @@ export const make: Effect.Effect<Backend.Backend, never, Scope.Scope> = Effect.g
           case "Failed": {
             rec.error = outcome.error
             rec.traceback = outcome.traceback
+            rec.failureTimes = outcome.failureTimes
             finish(entry, "failed", now)
             finished.push(rec.id)
             break
@@ -261,6 +263,7 @@ export const make: Effect.Effect<Backend.Backend, never, Scope.Scope> = Effect.g
             rec.runAt = outcome.runAt
             rec.error = outcome.error
             rec.traceback = outcome.traceback
+            rec.failureTimes = outcome.failureTimes
             clearLease(rec)
             schedule(entry, now)
             requeued.push(rec.queue)
@@ -305,6 +308,7 @@ export const make: Effect.Effect<Backend.Backend, never, Scope.Scope> = Effect.g
       rec.result = null
       rec.error = null
       rec.traceback = null
+      rec.failureTimes = []
       if (rec.key !== null) keys.set(rec.key, rec.id)
       schedule(entry, now)
       return ["requeued", readyEvents([rec.queue])]

@@ -41,11 +41,12 @@ const claimFrom = (b: B.Backend, queues: ReadonlyArray<string>, owner = "w", lea
 const claimAll = (b: B.Backend, owner = "w1", leaseMillis = 1000, limit = 100) =>
   claimFrom(b, ["default"], owner, leaseMillis, limit)
 const succeed = (rec: B.TaskRecord, result = bytes()): B.Outcome => ({ _tag: "Succeeded", lease: lease(rec), result })
-const fail = (rec: B.TaskRecord, err = error(), traceback: string | null = null): B.Outcome => ({
+const fail = (rec: B.TaskRecord, err = error(), traceback: string | null = null, failureTimes = [0]): B.Outcome => ({
   _tag: "Failed",
   lease: lease(rec),
   error: err,
-  traceback
+  traceback,
+  failureTimes
 })
 const stored = (e: B.StoredError | null) => e === null ? null : { ...e, data: e.data === null ? null : Array.from(e.data) }
 
@@ -84,6 +85,7 @@ export const portSuite = (name: string, layer: Layer.Layer<B.Backend, unknown>) 
           assert.isNull(rec.result)
           assert.isNull(rec.error)
           assert.isNull(rec.traceback)
+          assert.deepStrictEqual(rec.failureTimes, [])
           assert.isTrue(Option.isNone(yield* b.get("nope")))
         }))
 
@@ -354,11 +356,11 @@ export const portSuite = (name: string, layer: Layer.Layer<B.Backend, unknown>) 
           const err = error("Boom", "it broke", bytes(42))
           const accepted = yield* b.settle([
             { _tag: "Succeeded", lease: lease(s), result: bytes(9, 9) },
-            { _tag: "Failed", lease: lease(f), error: err, traceback: "trace f" },
-            { _tag: "Retrying", lease: lease(r), runAt: 10_000, error: err, traceback: "trace r" },
+            { _tag: "Failed", lease: lease(f), error: err, traceback: "trace f", failureTimes: [1] },
+            { _tag: "Retrying", lease: lease(r), runAt: 10_000, error: err, traceback: "trace r", failureTimes: [1] },
             { _tag: "Released", lease: lease(rel) },
             { _tag: "Succeeded", lease: { ...lease(x), owner: "intruder" }, result: bytes(0) },
-            { _tag: "Failed", lease: { ...lease(x), attempt: 2 }, error: err, traceback: null },
+            { _tag: "Failed", lease: { ...lease(x), attempt: 2 }, error: err, traceback: null, failureTimes: [1] },
             { _tag: "Succeeded", lease: leaseOf("missing", "w1", 1), result: bytes() }
           ])
           assert.deepStrictEqual(accepted, [true, true, true, true, false, false, false])
@@ -417,10 +419,10 @@ export const portSuite = (name: string, layer: Layer.Layer<B.Backend, unknown>) 
           const claimed = yield* claimAll(b, "w", 60_000, 5)
           const e = (data: Uint8Array | null) => error("T", "msg \n with newline", data)
           const accepted = yield* b.settle([
-            { _tag: "Failed", lease: lease(claimed[0]), error: e(null), traceback: null },
-            { _tag: "Failed", lease: lease(claimed[1]), error: e(bytes(1)), traceback: null },
-            { _tag: "Retrying", lease: lease(claimed[2]), runAt: 5, error: e(null), traceback: "tb2" },
-            { _tag: "Retrying", lease: lease(claimed[3]), runAt: 6, error: e(bytes(3)), traceback: "tb3" },
+            { _tag: "Failed", lease: lease(claimed[0]), error: e(null), traceback: null, failureTimes: [1] },
+            { _tag: "Failed", lease: lease(claimed[1]), error: e(bytes(1)), traceback: null, failureTimes: [1] },
+            { _tag: "Retrying", lease: lease(claimed[2]), runAt: 5, error: e(null), traceback: "tb2", failureTimes: [1] },
+            { _tag: "Retrying", lease: lease(claimed[3]), runAt: 6, error: e(bytes(3)), traceback: "tb3", failureTimes: [1] },
             { _tag: "Succeeded", lease: lease(claimed[4]), result: bytes(4, 0, 4) }
           ])
           assert.deepStrictEqual(accepted, [true, true, true, true, true])
@@ -453,6 +455,34 @@ export const portSuite = (name: string, layer: Layer.Layer<B.Backend, unknown>) 
           assert.strictEqual(done.attempts, 2)
         }))
 
+      test("failure times: set by Retrying and Failed, kept by Released and Succeeded, reset by retry", (b) =>
+        Effect.gen(function*() {
+          yield* TestClock.setTime(1_700_000_000_000)
+          yield* b.enqueue([task("a"), task("s")])
+          const [a, s] = yield* claimAll(b)
+          const t1 = 1_700_000_000_000
+          yield* b.settle([
+            { _tag: "Retrying", lease: lease(a), runAt: 0, error: error(), traceback: null, failureTimes: [t1 - 5, t1] },
+            { _tag: "Retrying", lease: lease(s), runAt: 0, error: error(), traceback: null, failureTimes: [t1] }
+          ])
+          assert.deepStrictEqual(must(yield* b.get("a")).failureTimes, [t1 - 5, t1])
+          const [a2, s2] = yield* claimAll(b)
+          assert.deepStrictEqual(a2.failureTimes, [t1 - 5, t1])
+          assert.deepStrictEqual(s2.failureTimes, [t1])
+          yield* b.settle([{ _tag: "Released", lease: lease(a2) }, succeed(s2)])
+          assert.deepStrictEqual(must(yield* b.get("a")).failureTimes, [t1 - 5, t1])
+          assert.deepStrictEqual(must(yield* b.get("s")).failureTimes, [t1])
+          const [a3] = yield* claimAll(b)
+          yield* b.settle([fail(a3, error(), null, [t1 - 5, t1, t1 + 7])])
+          const failed = must(yield* b.get("a"))
+          assert.strictEqual(failed.status, "failed")
+          assert.deepStrictEqual(failed.failureTimes, [t1 - 5, t1, t1 + 7])
+          assert.strictEqual(yield* b.retry("a"), "requeued")
+          assert.deepStrictEqual(must(yield* b.get("a")).failureTimes, [])
+          const [a4] = yield* claimAll(b)
+          assert.deepStrictEqual(a4.failureTimes, [])
+        }))
+
       test("two outcomes for one task in one settle apply in order: the second is refused", (b) =>
         Effect.gen(function*() {
           yield* b.enqueue([task("a"), task("c")])
@@ -461,8 +491,8 @@ export const portSuite = (name: string, layer: Layer.Layer<B.Backend, unknown>) 
             { _tag: "Succeeded", lease: lease(a), result: bytes(1) },
             { _tag: "Released", lease: lease(a) },
             { _tag: "Succeeded", lease: { ...lease(c), owner: "intruder" }, result: bytes(0) },
-            { _tag: "Failed", lease: { ...lease(c), attempt: 2 }, error: error(), traceback: "tb" },
-            { _tag: "Failed", lease: lease(c), error: error(), traceback: "tb" },
+            { _tag: "Failed", lease: { ...lease(c), attempt: 2 }, error: error(), traceback: "tb", failureTimes: [1] },
+            { _tag: "Failed", lease: lease(c), error: error(), traceback: "tb", failureTimes: [1] },
             { _tag: "Succeeded", lease: lease(c), result: bytes(2) }
           ])
           assert.deepStrictEqual(accepted, [true, false, false, false, true, false])
@@ -483,7 +513,7 @@ export const portSuite = (name: string, layer: Layer.Layer<B.Backend, unknown>) 
           yield* TestClock.adjust("1 second")
           assert.deepStrictEqual(
             yield* b.settle([
-              { _tag: "Retrying", lease: leaseOf("d", "w1", 1), runAt: 9_000, error: error("Boom"), traceback: null },
+              { _tag: "Retrying", lease: leaseOf("d", "w1", 1), runAt: 9_000, error: error("Boom"), traceback: null, failureTimes: [1] },
               { _tag: "Released", lease: leaseOf("e", "w1", 1) }
             ]),
             [true, true]
@@ -844,7 +874,7 @@ export const portSuite = (name: string, layer: Layer.Layer<B.Backend, unknown>) 
           // retry and a Retrying outcome make the queue ready; refused outcomes and no-ops say nothing
           assert.strictEqual(yield* b.retry("b"), "requeued")
           const [c2] = yield* claimFrom(b, ["default"], "w", 1000, 1)
-          yield* b.settle([{ _tag: "Retrying", lease: lease(c2), runAt: 0, error: error(), traceback: null }])
+          yield* b.settle([{ _tag: "Retrying", lease: lease(c2), runAt: 0, error: error(), traceback: null, failureTimes: [1] }])
           yield* b.settle([succeed(c2)])
           assert.strictEqual(yield* b.cancel("a"), "finished")
           assert.strictEqual(yield* b.retry("c"), "not_finished")

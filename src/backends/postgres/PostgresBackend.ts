@@ -38,6 +38,9 @@ import type * as B from "../../Backend.js"
 import { Backend, emptyStats } from "../../Backend.js"
 import { BackendError } from "../../Errors.js"
 import { migrations, migrationsTable } from "./migrations.js"
+import * as order from "../kit/order.js"
+import type { TaskRow } from "../kit/rows.js"
+import { failureOf, num, toRecord } from "../kit/rows.js"
 import { columns, schemaPattern, statements } from "./statements.js"
 
 /**
@@ -141,57 +144,6 @@ const toBackendError = (operation: string) => (error: SqlError): BackendError =>
 
 // ---------------------------------------------------------------------------------------------
 // rows
-
-interface TaskRow {
-  readonly id: string
-  readonly seq: unknown
-  readonly queue: string
-  readonly name: string
-  readonly payload: Uint8Array
-  readonly priority: number
-  readonly status: B.TaskStatus
-  readonly run_at: unknown
-  readonly attempts: number
-  readonly lease_owner: string | null
-  readonly lease_until: unknown
-  readonly enqueued_at: unknown
-  readonly started_at: unknown
-  readonly finished_at: unknown
-  readonly result: Uint8Array | null
-  readonly error_tag: string | null
-  readonly error_message: string | null
-  readonly error_data: Uint8Array | null
-  readonly traceback: string | null
-  readonly key: string | null
-}
-
-/** int8 comes back as a string from `pg` (or a number/bigint with custom parsers). */
-const num = (u: unknown): number => (typeof u === "number" ? u : Number(u))
-const numOrNull = (u: unknown): number | null => (u === null || u === undefined ? null : num(u))
-
-const toRecord = (row: TaskRow): B.TaskRecord => ({
-  id: row.id,
-  queue: row.queue,
-  name: row.name,
-  payload: row.payload,
-  priority: num(row.priority),
-  status: row.status,
-  runAt: num(row.run_at),
-  attempts: num(row.attempts),
-  leaseOwner: row.lease_owner,
-  leaseUntil: numOrNull(row.lease_until),
-  enqueuedAt: num(row.enqueued_at),
-  startedAt: numOrNull(row.started_at),
-  finishedAt: numOrNull(row.finished_at),
-  result: row.result,
-  error: row.error_tag === null ? null : {
-    tag: row.error_tag,
-    message: row.error_message ?? "",
-    data: row.error_data
-  },
-  traceback: row.traceback,
-  key: row.key
-})
 
 /** Times are whole milliseconds in the table; a fractional time is rounded up (never due early). */
 const millis = (n: number): number => Math.ceil(n)
@@ -341,8 +293,7 @@ export const make = (
         return out
       })
 
-    const claimOrder = (a: TaskRow, b: TaskRow): number =>
-      b.priority - a.priority || num(a.run_at) - num(b.run_at) || num(a.seq) - num(b.seq)
+    const claimOrder = order.claimOrder((row: TaskRow) => [num(row.priority), num(row.run_at), num(row.seq)])
 
     const claim: B.Backend["claim"] = (request) =>
       request.queues.length === 0 || request.limit <= 0 ? Effect.succeed([]) : Effect.gen(function*() {
@@ -382,35 +333,40 @@ export const make = (
       outcomes.length === 0 ? Effect.succeed([]) : Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const from = yield* localOrigin
-        const order = outcomes.map((_, i) => i).sort((a, b) => {
-          const x = outcomes[a].lease.id
-          const y = outcomes[b].lease.id
-          return x < y ? -1 : x > y ? 1 : a - b
-        })
-        const sorted = order.map((i) => outcomes[i])
-        const errorOf = (o: B.Outcome) => (o._tag === "Failed" || o._tag === "Retrying" ? o.error : null)
-        const rows = yield* run<{ ord: number; kind: string; id: string; queue: string }>("settle", q.settle, [
-          sorted.map((o) => kindOf[o._tag]),
-          sorted.map((o) => o.lease.id),
-          sorted.map((o) => o.lease.owner),
-          sorted.map((o) => o.lease.attempt),
-          sorted.map((o) => (o._tag === "Succeeded" ? o.result : null)),
-          sorted.map((o) => errorOf(o)?.tag ?? null),
-          sorted.map((o) => errorOf(o)?.message ?? null),
-          sorted.map((o) => errorOf(o)?.data ?? null),
-          sorted.map((o) => (o._tag === "Failed" || o._tag === "Retrying" ? o.traceback : null)),
-          sorted.map((o) => (o._tag === "Retrying" ? millis(o.runAt) : null)),
-          now,
-          channel,
-          from
-        ])
         const accepted: Array<boolean> = outcomes.map(() => false)
         const finished: Array<string> = []
         const requeued: Array<string> = []
-        for (const row of rows) {
-          accepted[order[row.ord - 1]] = true
-          if (row.kind === "S" || row.kind === "F") finished.push(row.id)
-          else requeued.push(row.queue)
+        // One statement may name a task once (an UPDATE applies one of several matching input rows,
+        // unpredictably): a task named again waits for the next round, so outcomes apply in order.
+        for (const round of order.rounds(outcomes, (o) => o.lease.id)) {
+          const byId = round.slice().sort((a, b) => {
+            const x = outcomes[a].lease.id
+            const y = outcomes[b].lease.id
+            return x < y ? -1 : x > y ? 1 : a - b
+          })
+          const sorted = byId.map((i) => outcomes[i])
+          const failed = sorted.map(failureOf)
+          const rows = yield* run<{ ord: number; kind: string; id: string; queue: string }>("settle", q.settle, [
+            sorted.map((o) => kindOf[o._tag]),
+            sorted.map((o) => o.lease.id),
+            sorted.map((o) => o.lease.owner),
+            sorted.map((o) => o.lease.attempt),
+            sorted.map((o) => (o._tag === "Succeeded" ? o.result : null)),
+            failed.map((f) => f.error?.tag ?? null),
+            failed.map((f) => f.error?.message ?? null),
+            failed.map((f) => f.error?.data ?? null),
+            failed.map((f) => f.traceback),
+            sorted.map((o) => (o._tag === "Retrying" ? millis(o.runAt) : null)),
+            now,
+            channel,
+            from,
+            failed.map((f) => f.failureTimes)
+          ])
+          for (const row of rows) {
+            accepted[byId[row.ord - 1]] = true
+            if (row.kind === "S" || row.kind === "F") finished.push(row.id)
+            else requeued.push(row.queue)
+          }
         }
         const list = readyEvents(requeued)
         if (finished.length > 0) list.push({ _tag: "Finished", ids: finished })

@@ -26,6 +26,9 @@ import { closeSync, openSync, readSync, statSync } from "node:fs"
 import type * as B from "../../Backend.js"
 import { Backend, emptyStats } from "../../Backend.js"
 import { BackendError } from "../../Errors.js"
+import * as order from "../kit/order.js"
+import type { TaskRow } from "../kit/rows.js"
+import { failureOf, toRecord } from "../kit/rows.js"
 import * as Hub from "./hub.js"
 import * as Schema from "./migrations.js"
 
@@ -163,53 +166,9 @@ const startError = (filename: string, error: unknown, fallback: "Connect" | "Sch
 // rows
 // -----------------------------------------------------------------------------------------------
 
-interface Row {
-  readonly seq: number
-  readonly id: string
-  readonly queue: string
-  readonly name: string
-  readonly payload: Uint8Array
-  readonly priority: number
-  readonly status: B.TaskStatus
-  readonly run_at: number
-  readonly attempts: number
-  readonly lease_owner: string | null
-  readonly lease_until: number | null
-  readonly enqueued_at: number
-  readonly started_at: number | null
-  readonly finished_at: number | null
-  readonly result: Uint8Array | null
-  readonly error_tag: string | null
-  readonly error_message: string | null
-  readonly error_data: Uint8Array | null
-  readonly traceback: string | null
-  readonly key: string | null
-}
+type Row = TaskRow & { readonly seq: number; readonly priority: number; readonly run_at: number }
 
-const toRecord = (row: Row): B.TaskRecord => ({
-  id: row.id,
-  queue: row.queue,
-  name: row.name,
-  payload: row.payload,
-  priority: row.priority,
-  status: row.status,
-  runAt: row.run_at,
-  attempts: row.attempts,
-  leaseOwner: row.lease_owner,
-  leaseUntil: row.lease_until,
-  enqueuedAt: row.enqueued_at,
-  startedAt: row.started_at,
-  finishedAt: row.finished_at,
-  result: row.result,
-  error: row.error_tag === null
-    ? null
-    : { tag: row.error_tag, message: row.error_message ?? "", data: row.error_data },
-  traceback: row.traceback,
-  key: row.key
-})
-
-const claimOrder = (a: Row, b: Row): number =>
-  b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq
+const claimOrder = order.claimOrder((row: Row) => [row.priority, row.run_at, row.seq])
 
 const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
   const out: Array<ReadonlyArray<A>> = []
@@ -326,7 +285,7 @@ const statements = (t: string) => ({
   ),
   settle: memo((n: number) =>
     `WITH c(now) AS (SELECT ?),
-          o(id, owner, attempt, kind, run_at, result, etag, emsg, edata, tb) AS (VALUES ${placeholders(n, 10)})
+          o(id, owner, attempt, kind, run_at, result, etag, emsg, edata, tb, ft) AS (VALUES ${placeholders(n, 11)})
      UPDATE ${t} SET
        status = CASE o.kind WHEN 0 THEN 'success' WHEN 1 THEN 'failed' ELSE 'pending' END,
        run_at = CASE o.kind WHEN 2 THEN o.run_at ELSE ${t}.run_at END,
@@ -338,7 +297,8 @@ const statements = (t: string) => ({
        error_tag = CASE o.kind WHEN 0 THEN NULL WHEN 3 THEN ${t}.error_tag ELSE o.etag END,
        error_message = CASE o.kind WHEN 0 THEN NULL WHEN 3 THEN ${t}.error_message ELSE o.emsg END,
        error_data = CASE o.kind WHEN 0 THEN NULL WHEN 3 THEN ${t}.error_data ELSE o.edata END,
-       traceback = CASE o.kind WHEN 0 THEN NULL WHEN 3 THEN ${t}.traceback ELSE o.tb END
+       traceback = CASE o.kind WHEN 0 THEN NULL WHEN 3 THEN ${t}.traceback ELSE o.tb END,
+       failure_times = CASE WHEN o.kind IN (1, 2) THEN o.ft ELSE ${t}.failure_times END
      FROM o, c
      WHERE ${t}.id = o.id AND ${t}.status = 'in_progress' AND ${t}.lease_owner = o.owner
        AND ${t}.attempts = o.attempt
@@ -348,7 +308,7 @@ const statements = (t: string) => ({
            WHERE id = ? AND ${ACTIVE} RETURNING id`,
   retry: `UPDATE ${t} SET status = 'pending', run_at = ?, attempts = 0, lease_owner = NULL, lease_until = NULL,
              started_at = NULL, finished_at = NULL, result = NULL, error_tag = NULL, error_message = NULL,
-             error_data = NULL, traceback = NULL
+             error_data = NULL, traceback = NULL, failure_times = ''
            WHERE id = ? AND status IN ('failed', 'cancelled')
              AND (key IS NULL OR NOT EXISTS (SELECT 1 FROM ${t} AS o WHERE o.key = ${t}.key AND o.${ACTIVE}))
            RETURNING queue`,
@@ -608,15 +568,7 @@ const makeBackend = (
     if (outcomes.length === 0) return Effect.succeed([])
     // Each statement may name a task once; a task named again waits for the next round, so that
     // outcomes apply in order as if one by one.
-    const rounds: Array<Array<number>> = []
-    const seen = new Map<string, number>()
-    outcomes.forEach((outcome, i) => {
-      const round = seen.get(outcome.lease.id) ?? 0
-      seen.set(outcome.lease.id, round + 1)
-      if (rounds[round] === undefined) rounds[round] = []
-      rounds[round].push(i)
-    })
-    const parts = rounds.flatMap((round) => chunks(round, CHUNK))
+    const parts = order.rounds(outcomes, (o) => o.lease.id).flatMap((round) => chunks(round, CHUNK))
     return Effect.flatMap(Clock.currentTimeMillis, (now) =>
       use(
         parts.length > 1,
@@ -628,18 +580,19 @@ const makeBackend = (
             const params: Array<unknown> = [now]
             for (const i of part) {
               const o = outcomes[i]
-              const kind = SETTLE_KIND[o._tag]
+              const failed = failureOf(o)
               params.push(
                 o.lease.id,
                 o.lease.owner,
                 o.lease.attempt,
-                kind,
+                SETTLE_KIND[o._tag],
                 o._tag === "Retrying" ? o.runAt : null,
                 o._tag === "Succeeded" ? o.result : null,
-                o._tag === "Failed" || o._tag === "Retrying" ? o.error.tag : null,
-                o._tag === "Failed" || o._tag === "Retrying" ? o.error.message : null,
-                o._tag === "Failed" || o._tag === "Retrying" ? o.error.data : null,
-                o._tag === "Failed" || o._tag === "Retrying" ? o.traceback : null
+                failed.error?.tag ?? null,
+                failed.error?.message ?? null,
+                failed.error?.data ?? null,
+                failed.traceback,
+                failed.failureTimes
               )
             }
             const rows = yield* db.all<{ readonly id: string; readonly queue: string; readonly status: string }>(
