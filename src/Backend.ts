@@ -256,6 +256,23 @@ export type BackendEvent =
   | { readonly _tag: "Cancelled"; readonly ids: ReadonlyArray<string> }
 
 /**
+ * What a backend can do beyond the port's common ground.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Capabilities {
+  /**
+   * Every change to the store, made by any process, is pushed to every subscriber as an event:
+   * PostgreSQL (LISTEN/NOTIFY) and Redis (pub/sub) push across processes; memory has no other
+   * process. Then result waiters wait on pushes and re-read the store only as a slow safety net.
+   * False for SQLite: other processes on the same file change it without telling this one, so
+   * waiters there poll.
+   */
+  readonly pushesAcrossProcesses: boolean
+}
+
+/**
  * The storage port.
  *
  * @since 0.1.0
@@ -264,6 +281,8 @@ export type BackendEvent =
 export interface Backend {
   /** A short name for logs and errors ("memory", "sqlite", ...). */
   readonly name: string
+  /** What this backend can do beyond the common ground. */
+  readonly capabilities: Capabilities
   /** Inserts tasks atomically (all or none), resolving dedup keys. One `Enqueued` per input, in order. */
   readonly enqueue: (tasks: ReadonlyArray<NewTask>) => Effect.Effect<ReadonlyArray<Enqueued>, BackendError>
   /** Atomically claims up to `limit` due tasks: `in_progress`, attempts + 1, leased to `owner`. */

@@ -176,7 +176,12 @@ export interface TaskQueueService {
  * @category models
  */
 export interface TaskQueueOptions {
-  /** How often a result waiter re-reads the task when no push arrives (default 250 millis). */
+  /**
+   * How often a result waiter re-reads the task when no push arrives. Default: 5 seconds (a safety
+   * net) where the backend pushes every change across processes (`capabilities.pushesAcrossProcesses`:
+   * memory, PostgreSQL, Redis), 250 millis where it does not (SQLite, whose other processes do not
+   * tell this one).
+   */
   readonly resultPollInterval?: Duration.DurationInput | undefined
 }
 
@@ -217,7 +222,9 @@ export const make = (
   Effect.gen(function*() {
     const backend = yield* Backend
     const serializer = yield* Serializer
-    const pollInterval = D.decode(options.resultPollInterval ?? "250 millis")
+    const pollInterval = D.decode(
+      options.resultPollInterval ?? (backend.capabilities.pushesAcrossProcesses ? "5 seconds" : "250 millis")
+    )
     const waiters = new Map<string, Set<Deferred.Deferred<void>>>()
     const codecs = Codec.cache(serializer)
 

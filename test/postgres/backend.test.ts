@@ -225,6 +225,18 @@ describe("PostgresBackend port", () => {
       })
     const parsed = new URL(url)
 
+    it.live("a malformed URL (a misspelt scheme, another scheme, not a URL) fails at once, without the password", () =>
+      Effect.gen(function*() {
+        for (const bad of ["postgress://postgres:s3cret@127.0.0.1:5432/test", "http://127.0.0.1:5432/test", "not a url"]) {
+          const { error, millis } = yield* start({ url: bad, connectTimeout: "3 seconds" })
+          assert.match(error.message, /expected postgres:\/\/ or postgresql:\/\//)
+          assert.notInclude(error.message, "s3cret")
+          assert.isBelow(millis, 1_000)
+        }
+        const misspelt = yield* start({ url: Redacted.make("postgress://u:p@h/db") })
+        assert.include(misspelt.error.message, `"postgress:"`)
+      }))
+
     it.live("nothing listening on the port", () =>
       Effect.gen(function*() {
         const bad = new URL(url)

@@ -125,6 +125,22 @@ describe("RedisBackend port", () => {
       assert.isBelow(took, 2_500)
     }))
 
+  it.live("a malformed URL (http://, a misspelt scheme, not a URL) fails the layer at once with a Connect BackendError", () =>
+    Effect.gen(function*() {
+      for (const url of ["http://127.0.0.1:6379", "rediss//127.0.0.1:6379", "redis-cluster://u:s3cret@h:1", "not a url"]) {
+        const error = yield* Layer.build(RedisBackend.layer({ url, connectTimeout: "2 seconds" })).pipe(
+          Effect.scoped,
+          Effect.flip
+        )
+        assert.instanceOf(error, BackendError)
+        assert.strictEqual(error.reason, "Connect")
+        assert.match(error.message, /expected redis:\/\/ or rediss:\/\//)
+        assert.notInclude(error.message, "s3cret")
+      }
+      const http = yield* Layer.build(RedisBackend.layer({ url: "http://127.0.0.1:6379" })).pipe(Effect.scoped, Effect.flip)
+      assert.include(http.message, `"http:"`)
+    }))
+
   it.live("keys under the prefix that are not a sitq store of this layout fail the layer with reason Schema", () =>
     Effect.gen(function*() {
       const prefix = freshPrefix()

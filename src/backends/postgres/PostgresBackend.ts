@@ -28,9 +28,7 @@ import {
   Fiber,
   Layer,
   Option,
-  PubSub,
   Redacted,
-  Schedule,
   Stream
 } from "effect"
 import { randomUUID } from "node:crypto"
@@ -38,7 +36,12 @@ import type * as B from "../../Backend.js"
 import { Backend, emptyStats } from "../../Backend.js"
 import { BackendError } from "../../Errors.js"
 import { migrations, migrationsTable } from "./migrations.js"
+import * as Events from "../kit/events.js"
+import { guarded } from "../kit/guard.js"
 import * as order from "../kit/order.js"
+import type { Retention } from "../kit/purge.js"
+import { inBatches, retain } from "../kit/purge.js"
+import { checkUrl } from "../kit/url.js"
 import type { TaskRow } from "../kit/rows.js"
 import { failureOf, num, toRecord } from "../kit/rows.js"
 import { columns, schemaPattern, statements } from "./statements.js"
@@ -46,15 +49,12 @@ import { columns, schemaPattern, statements } from "./statements.js"
 /**
  * Periodic deletion of finished tasks, run in the layer's scope: every `every` (default one
  * minute, first run at layer start), tasks that finished more than `finishedOlderThan` ago are
- * purged in batches.
+ * purged in batches. A plain duration (`"7 days"`) is `finishedOlderThan` with the default period.
  *
  * @since 0.1.0
  * @category models
  */
-export interface RetentionOptions {
-  readonly finishedOlderThan: Duration.DurationInput
-  readonly every?: Duration.DurationInput | undefined
-}
+export type RetentionOptions = Retention
 
 /**
  * Options of a backend on an existing `PgClient` ({@link layerClient}, {@link make}).
@@ -194,7 +194,7 @@ export const make = (
     const q = statements(schema)
     const channel = channelFor(schema)
     const origin = randomUUID()
-    const events = yield* Effect.acquireRelease(PubSub.unbounded<B.BackendEvent>(), PubSub.shutdown)
+    const events = yield* Events.make
     const knownQueues = new Set<string>()
 
     const run = <A extends object>(operation: string, text: string, params: ReadonlyArray<unknown>) =>
@@ -210,12 +210,11 @@ export const make = (
       (tx) => (Option.isSome(tx) ? "" : origin)
     )
     const publish = (list: ReadonlyArray<B.BackendEvent>, from: string) =>
-      from === "" || list.length === 0 ? Effect.void : PubSub.publishAll(events, list)
-    const readyEvents = (queues: Iterable<string>): Array<B.BackendEvent> =>
-      Array.from(new Set(queues), (queue) => ({ _tag: "Ready" as const, queue }))
+      from === "" ? Effect.void : events.publish(list)
+    const readyEvents = Events.ready
 
     const enqueue: B.Backend["enqueue"] = (tasks) =>
-      tasks.length === 0 ? Effect.succeed([]) : Effect.gen(function*() {
+      Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const from = yield* localOrigin
         if (tasks.every((t) => t.key === null)) {
@@ -296,7 +295,7 @@ export const make = (
     const claimOrder = order.claimOrder((row: TaskRow) => [num(row.priority), num(row.run_at), num(row.seq)])
 
     const claim: B.Backend["claim"] = (request) =>
-      request.queues.length === 0 || request.limit <= 0 ? Effect.succeed([]) : Effect.gen(function*() {
+      Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const queues = Array.from(new Set(request.queues))
         for (const queue of queues) knownQueues.add(queue)
@@ -312,7 +311,7 @@ export const make = (
       })
 
     const heartbeat: B.Backend["heartbeat"] = (leases, leaseMillis) =>
-      leases.length === 0 ? Effect.succeed([]) : Effect.gen(function*() {
+      Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         // Rows are locked in id order by every multi-row update, so concurrent batches cannot deadlock.
         const sorted = leases.slice().sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
@@ -330,7 +329,7 @@ export const make = (
     const kindOf = { Succeeded: "S", Failed: "F", Retrying: "R", Released: "L" } as const
 
     const settle: B.Backend["settle"] = (outcomes) =>
-      outcomes.length === 0 ? Effect.succeed([]) : Effect.gen(function*() {
+      Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const from = yield* localOrigin
         const accepted: Array<boolean> = outcomes.map(() => false)
@@ -368,9 +367,7 @@ export const make = (
             else requeued.push(row.queue)
           }
         }
-        const list = readyEvents(requeued)
-        if (finished.length > 0) list.push({ _tag: "Finished", ids: finished })
-        yield* publish(list, from)
+        yield* publish(Events.settled(requeued, finished), from)
         return accepted
       })
 
@@ -386,7 +383,7 @@ export const make = (
         ])
         const row = rows[0]
         if (row !== undefined && row.updated > 0) {
-          yield* publish([{ _tag: "Cancelled", ids: [id] }, { _tag: "Finished", ids: [id] }], from)
+          yield* publish(Events.cancelled([id]), from)
           return "cancelled" as const
         }
         return row === undefined || row.status === null ? "not_found" as const : "finished" as const
@@ -461,23 +458,17 @@ export const make = (
     const purgeBatch = Math.max(1, Math.floor(options.purgeBatchSize ?? 1000))
     const purge: B.Backend["purge"] = (filter) => {
       const wanted = filter.statuses ?? ["success", "failed", "cancelled"]
-      if (wanted.length === 0) return Effect.succeed(0)
       const byTime = filter.finishedBefore !== undefined
       const byQueue = filter.queue !== undefined
       const text = q.purge(byTime, byQueue)
       const params: Array<unknown> = [wanted, purgeBatch]
       if (filter.finishedBefore !== undefined) params.push(millis(filter.finishedBefore))
       if (filter.queue !== undefined) params.push(filter.queue)
-      const loop = (total: number): Effect.Effect<number, BackendError> =>
-        Effect.flatMap(run<{ n: number }>("purge", text, params), (rows) => {
-          const n = rows[0]?.n ?? 0
-          return n < purgeBatch ? Effect.succeed(total + n) : loop(total + n)
-        })
-      return loop(0)
+      return inBatches(Effect.map(run<{ n: number }>("purge", text, params), (rows) => rows[0]?.n ?? 0), purgeBatch)
     }
 
     const nextWakeAt: B.Backend["nextWakeAt"] = (queues) =>
-      queues.length === 0 ? Effect.succeed(Option.none()) : Effect.map(
+      Effect.map(
         run<{ at: unknown }>("nextWakeAt", q.nextWakeAt, [queues]),
         (rows) => Option.map(Option.fromNullable(rows[0]?.at), num)
       )
@@ -493,12 +484,12 @@ export const make = (
       if (n.origin === origin) return Effect.void
       switch (n.kind) {
         case "R":
-          return PubSub.publish(events, { _tag: "Ready", queue: n.body })
+          return events.publish([{ _tag: "Ready", queue: n.body }])
         case "F":
-          return PubSub.publish(events, { _tag: "Finished", ids: n.body.split(",") })
+          return events.publish([{ _tag: "Finished", ids: n.body.split(",") }])
         case "C": {
           const ids = n.body.split(",")
-          return PubSub.publishAll(events, [{ _tag: "Cancelled", ids }, { _tag: "Finished", ids }])
+          return events.publish(Events.cancelled(ids))
         }
         default:
           return Effect.void
@@ -564,7 +555,7 @@ export const make = (
         if (sessions++ > 0) {
           yield* Effect.logInfo("sitq postgres: listener reconnected")
           // Notifications sent while it was down are lost: wake the local workers once.
-          yield* PubSub.publishAll(events, readyEvents(knownQueues))
+          yield* events.publish(readyEvents(knownQueues))
         }
         const healthy = Effect.sleep(checkEvery).pipe(Effect.zipRight(ping), Effect.forever)
         // Whichever ends first (a failed ping, a failed stream) ends the session.
@@ -592,8 +583,10 @@ export const make = (
       Effect.withClock(liveClock)
     )
 
-    const backend: B.Backend = {
+    const backend: B.Backend = guarded({
       name: "postgres",
+      // LISTEN/NOTIFY: every committed change reaches every instance's subscribers.
+      capabilities: { pushesAcrossProcesses: true },
       enqueue,
       claim,
       heartbeat,
@@ -605,21 +598,10 @@ export const make = (
       stats,
       purge,
       nextWakeAt,
-      subscribe: PubSub.subscribe(events)
-    }
+      subscribe: events.subscribe
+    })
 
-    if (options.retention !== undefined) {
-      const olderThan = Duration.toMillis(Duration.decode(options.retention.finishedOlderThan))
-      const every = options.retention.every ?? "1 minute"
-      yield* Clock.currentTimeMillis.pipe(
-        Effect.flatMap((now) => purge({ finishedBefore: now - olderThan })),
-        Effect.tap((n) => (n > 0 ? Effect.logDebug(`sitq postgres retention: purged ${n} finished tasks`) : Effect.void)),
-        Effect.catchAll((error) => Effect.logWarning("sitq postgres retention: purge failed", error)),
-        Effect.repeat(Schedule.spaced(every)),
-        Effect.interruptible,
-        Effect.forkScoped
-      )
-    }
+    yield* retain(backend, options.retention)
 
     return backend
   })
@@ -694,9 +676,11 @@ export const layer = (options: Options): Layer.Layer<Backend, BackendError> =>
   Layer.scoped(
     Backend,
     Effect.gen(function*() {
+      const url = typeof options.url === "string" ? Redacted.make(options.url) : options.url
+      yield* checkUrl("postgres", Redacted.value(url), ["postgres:", "postgresql:"])
       const connectTimeout = options.connectTimeout ?? "5 seconds"
       const client = yield* PgClient.make({
-        url: typeof options.url === "string" ? Redacted.make(options.url) : options.url,
+        url,
         connectTimeout,
         maxConnections: options.maxConnections ?? 10,
         applicationName: options.applicationName ?? "sitq"

@@ -13,7 +13,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect, Layer, Option, PubSub, Redacted, Runtime } from "effect"
+import { Clock, Duration, Effect, Layer, Option, Redacted, Runtime } from "effect"
 import type { Config, ConfigError, Scope } from "effect"
 import { Cluster, Redis } from "ioredis"
 import type { ClusterNode, ClusterOptions, RedisOptions } from "ioredis"
@@ -21,7 +21,12 @@ import { randomUUID } from "node:crypto"
 import type * as Backend from "../../Backend.js"
 import { Backend as BackendTag, statuses } from "../../Backend.js"
 import { BackendError } from "../../Errors.js"
+import * as Events from "../kit/events.js"
+import { guarded } from "../kit/guard.js"
+import type { Retention } from "../kit/purge.js"
+import { retentionOf } from "../kit/purge.js"
 import { decodeFailureTimes, encodeFailureTimes } from "../kit/rows.js"
+import { checkUrl } from "../kit/url.js"
 import type { Script } from "./scripts.js"
 import { runScript, scripts } from "./scripts.js"
 
@@ -43,8 +48,10 @@ export type Connection =
  *
  * - `prefix`: the store's name; every key is `sitq:{prefix}:…` (default `"default"`). Two stores
  *   with different prefixes on one server are independent.
- * - `retention`: how long finished tasks (and their results) are kept before Redis deletes them
- *   (default 24 hours; `Duration.infinity` keeps them until `purge`).
+ * - `retention`: how long finished tasks (and their results) are kept before they are deleted
+ *   (default 24 hours; `Duration.infinity` keeps them until `purge`). The same option as on every
+ *   backend; here Redis itself expires each finished task's hash (`PEXPIRE`) at that age, so the
+ *   `every` of `{ finishedOlderThan, every }` has no use.
  * - `connectTimeout`: how long the layer waits for the server at start before it fails with a
  *   `BackendError` of reason `"Connect"` (default 5 seconds).
  * - `connectionName`: the `CLIENT SETNAME` of the command connection (the subscriber connection
@@ -55,7 +62,7 @@ export type Connection =
  */
 export type Options = Connection & {
   readonly prefix?: string | undefined
-  readonly retention?: Duration.DurationInput | undefined
+  readonly retention?: Retention | undefined
   readonly connectTimeout?: Duration.DurationInput | undefined
   readonly connectionName?: string | undefined
 }
@@ -328,17 +335,23 @@ const connection = (
  */
 export const make = (options: Options): Effect.Effect<Backend.Backend, BackendError, Scope.Scope> =>
   Effect.gen(function*() {
+    if ("url" in options) {
+      yield* checkUrl("redis", typeof options.url === "string" ? options.url : Redacted.value(options.url), [
+        "redis:",
+        "rediss:"
+      ])
+    }
     const prefix = options.prefix ?? "default"
     const base = `sitq:{${prefix}}:`
     const routingKey = `${base}all`
     const channel = `${base}events`
     const instance = randomUUID()
-    const retention = Duration.decode(options.retention ?? "24 hours")
+    const retention = retentionOf(options.retention ?? "24 hours").keep
     const retentionMs = Duration.isFinite(retention) ? String(Math.max(1, Math.round(Duration.toMillis(retention)))) : "-1"
     const connectTimeout = Duration.decode(options.connectTimeout ?? "5 seconds")
     const name = options.connectionName ?? `sitq:${process.pid}:${instance.slice(0, 8)}`
 
-    const events = yield* Effect.acquireRelease(PubSub.unbounded<Backend.BackendEvent>(), PubSub.shutdown)
+    const events = yield* Events.make
     // No auto-pipelining by default: every operation is already one script call per batch, and
     // auto-pipelining would hold each call back by one turn of the event loop (measured: a
     // claim-settle loop ran 10-40% slower with it). `options.enableAutoPipelining` turns it on.
@@ -371,7 +384,7 @@ export const make = (options: Options): Effect.Effect<Backend.Backend, BackendEr
 
     const onMessage = (ch: string, message: string) => {
       if (ch !== channel) return
-      for (const event of decodeEvents(message, instance)) events.unsafeOffer(event)
+      for (const event of decodeEvents(message, instance)) events.unsafePublish(event)
     }
     yield* Effect.acquireRelease(
       Effect.tryPromise({
@@ -382,14 +395,12 @@ export const make = (options: Options): Effect.Effect<Backend.Backend, BackendEr
       () => Effect.sync(() => subscriber.off("message", onMessage))
     )
 
-    const publish = (list: ReadonlyArray<Backend.BackendEvent>) =>
-      list.length === 0 ? Effect.void : PubSub.publishAll(events, list)
+    const publish = events.publish
 
-    const readyEvents = (queues: Iterable<string>): Array<Backend.BackendEvent> =>
-      Array.from(new Set(queues), (queue) => ({ _tag: "Ready", queue }))
+    const readyEvents = Events.ready
 
     const enqueue: Backend.Backend["enqueue"] = (tasks) =>
-      tasks.length === 0 ? Effect.succeed([]) : Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const args: Array<Arg> = [String(now), retentionMs, tasks.length]
         for (const t of tasks) {
           args.push(
@@ -419,9 +430,7 @@ export const make = (options: Options): Effect.Effect<Backend.Backend, BackendEr
       })
 
     const claim: Backend.Backend["claim"] = (request) =>
-      request.queues.length === 0 || request.limit <= 0
-        ? Effect.succeed([])
-        : Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
           const leaseUntil = now + request.leaseMillis
           return run(scripts.claim, [
             String(now),
@@ -442,14 +451,14 @@ export const make = (options: Options): Effect.Effect<Backend.Backend, BackendEr
         })
 
     const heartbeat: Backend.Backend["heartbeat"] = (leases, leaseMillis) =>
-      leases.length === 0 ? Effect.succeed([]) : Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const args: Array<Arg> = [String(now), String(now + leaseMillis), leases.length]
         for (const l of leases) args.push(l.id, l.owner, String(l.attempt))
         return run(scripts.heartbeat, args).pipe(Effect.map(strings))
       })
 
     const settle: Backend.Backend["settle"] = (outcomes) =>
-      outcomes.length === 0 ? Effect.succeed([]) : Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const args: Array<Arg> = [String(now), retentionMs, outcomes.length]
         for (const o of outcomes) {
           const { attempt, id, owner } = o.lease
@@ -487,9 +496,7 @@ export const make = (options: Options): Effect.Effect<Backend.Backend, BackendEr
             else requeued.push(q)
             return true
           })
-          const list = readyEvents(requeued)
-          if (finished.length > 0) list.push({ _tag: "Finished", ids: finished })
-          return Effect.as(publish(list), accepted)
+          return Effect.as(publish(Events.settled(requeued, finished)), accepted)
         }))
       })
 
@@ -499,7 +506,7 @@ export const make = (options: Options): Effect.Effect<Backend.Backend, BackendEr
           const result = str(reply)
           if (result === "cancelled") {
             return Effect.as(
-              publish([{ _tag: "Cancelled", ids: [id] }, { _tag: "Finished", ids: [id] }]),
+              publish(Events.cancelled([id])),
               "cancelled" as const
             )
           }
@@ -538,7 +545,6 @@ export const make = (options: Options): Effect.Effect<Backend.Backend, BackendEr
 
     const purge: Backend.Backend["purge"] = (filter) => {
       const wanted = filter.statuses ?? ["success", "failed", "cancelled"]
-      if (wanted.length === 0) return Effect.succeed(0)
       const step = (si: number, offset: number, total: number): Effect.Effect<number, BackendError> =>
         run(scripts.purge, [
           wanted.join(","),
@@ -557,14 +563,14 @@ export const make = (options: Options): Effect.Effect<Backend.Backend, BackendEr
     }
 
     const nextWakeAt: Backend.Backend["nextWakeAt"] = (queues) =>
-      queues.length === 0
-        ? Effect.succeed(Option.none())
-        : run(scripts.nextWakeAt, queues).pipe(
+      run(scripts.nextWakeAt, queues).pipe(
           Effect.map((reply) => reply === null || reply === undefined ? Option.none() : Option.some(Number(str(reply))))
         )
 
-    return {
+    return guarded({
       name: "redis",
+      // Pub/sub from the scripts: every change reaches every instance's subscribers.
+      capabilities: { pushesAcrossProcesses: true },
       enqueue,
       claim,
       heartbeat,
@@ -576,8 +582,8 @@ export const make = (options: Options): Effect.Effect<Backend.Backend, BackendEr
       stats,
       purge,
       nextWakeAt,
-      subscribe: PubSub.subscribe(events)
-    }
+      subscribe: events.subscribe
+    })
   })
 
 /**

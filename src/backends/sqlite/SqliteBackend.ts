@@ -21,12 +21,17 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import { Cause, Clock, Effect, Exit, Layer, Option, Predicate, PubSub, Scope } from "effect"
+import { Cause, Clock, Config, Effect, Exit, Layer, Option, Predicate, Scope } from "effect"
+import type { ConfigError, PubSub } from "effect"
 import { closeSync, openSync, readSync, statSync } from "node:fs"
 import type * as B from "../../Backend.js"
 import { Backend, emptyStats } from "../../Backend.js"
 import { BackendError } from "../../Errors.js"
+import * as Events from "../kit/events.js"
+import { guarded } from "../kit/guard.js"
 import * as order from "../kit/order.js"
+import type { Retention } from "../kit/purge.js"
+import { inBatches, retain } from "../kit/purge.js"
 import type { TaskRow } from "../kit/rows.js"
 import { failureOf, toRecord } from "../kit/rows.js"
 import * as Hub from "./hub.js"
@@ -56,6 +61,12 @@ export interface Options {
    * at the price of one fsync per claim, settle and enqueue.
    */
   readonly synchronous?: "normal" | "full" | undefined
+  /**
+   * How long finished tasks are kept before a scheduled purge deletes them (`"7 days"`, or
+   * `{ finishedOlderThan, every }`; the purge runs every minute by default); default: kept until
+   * `purge`.
+   */
+  readonly retention?: Retention | undefined
 }
 
 /**
@@ -67,6 +78,8 @@ export interface Options {
 export interface ClientOptions {
   /** Prefix of the store's tables and indexes (default `"sitq_"`). */
   readonly prefix?: string | undefined
+  /** How long finished tasks are kept (see {@link Options}); default: kept until `purge`. */
+  readonly retention?: Retention | undefined
 }
 
 /**
@@ -412,15 +425,11 @@ const makeBackend = (
   const t = names.tasks
   const s = statements(t)
 
-  const publish = (list: ReadonlyArray<B.BackendEvent>) =>
-    list.length === 0 ? Effect.void : PubSub.publishAll(events, list)
-
-  const readyEvents = (queues: Iterable<string>): Array<B.BackendEvent> =>
-    Array.from(new Set(queues), (queue) => ({ _tag: "Ready", queue }))
+  const { publish, subscribe } = Events.fromPubSub(events)
+  const readyEvents = Events.ready
 
 
   const enqueue: B.Backend["enqueue"] = (input) => {
-    if (input.length === 0) return Effect.succeed([])
     // A later task with the same key as an earlier one of the batch resolves to that one.
     const firstOfKey = new Map<string, number>()
     const alias = new Array<number>(input.length)
@@ -509,7 +518,6 @@ const makeBackend = (
     )
 
   const claim: B.Backend["claim"] = (request) => {
-    if (request.limit <= 0 || request.queues.length === 0) return Effect.succeed([])
     const queues = request.queues
     const n = queues.length
     const limit = Math.floor(request.limit)
@@ -542,7 +550,6 @@ const makeBackend = (
   const leaseKey = (id: string, owner: string, attempt: number) => `${id}\u0000${owner}\u0000${attempt}`
 
   const heartbeat: B.Backend["heartbeat"] = (leases, leaseMillis) => {
-    if (leases.length === 0) return Effect.succeed([])
     const parts = chunks(leases, CHUNK)
     return Effect.flatMap(Clock.currentTimeMillis, (now) =>
       use(
@@ -565,7 +572,6 @@ const makeBackend = (
   }
 
   const settle: B.Backend["settle"] = (outcomes) => {
-    if (outcomes.length === 0) return Effect.succeed([])
     // Each statement may name a task once; a task named again waits for the next round, so that
     // outcomes apply in order as if one by one.
     const parts = order.rounds(outcomes, (o) => o.lease.id).flatMap((round) => chunks(round, CHUNK))
@@ -613,9 +619,7 @@ const makeBackend = (
       )).pipe(
         Effect.mapError(queryError("settle")),
         Effect.flatMap(({ accepted, finished, requeued }) => {
-          const list = readyEvents(requeued)
-          if (finished.length > 0) list.push({ _tag: "Finished", ids: finished })
-          return Effect.as(publish(list), accepted as ReadonlyArray<boolean>)
+          return Effect.as(publish(Events.settled(requeued, finished)), accepted as ReadonlyArray<boolean>)
         })
       )
   }
@@ -632,7 +636,7 @@ const makeBackend = (
         Effect.mapError(queryError("cancel")),
         Effect.tap((result) =>
           result === "cancelled"
-            ? publish([{ _tag: "Cancelled", ids: [id] }, { _tag: "Finished", ids: [id] }])
+            ? publish(Events.cancelled([id]))
             : Effect.void
         )
       )
@@ -707,7 +711,6 @@ const makeBackend = (
 
   const purge: B.Backend["purge"] = (filter) => {
     const statuses = filter.statuses ?? ["success", "failed", "cancelled"]
-    if (statuses.length === 0) return Effect.succeed(0)
     const where = [
       `finished_at IS NOT NULL`,
       `status IN ('success', 'failed', 'cancelled')`,
@@ -725,24 +728,19 @@ const makeBackend = (
     params.push(PURGE_BATCH)
     const text = `DELETE FROM ${t} WHERE seq IN (SELECT seq FROM ${t} WHERE ${where.join(" AND ")} LIMIT ?)`
     // Batches of separate statements: other processes get the write lock in between.
-    const loop = (total: number): Effect.Effect<number, SqlError> =>
-      Effect.flatMap(use(false, (db) => db.run(text, params)), (result) => {
-        const changes = Predicate.hasProperty(result, "changes") && typeof result.changes === "number"
-          ? result.changes
-          : 0
-        return changes >= PURGE_BATCH ? loop(total + changes) : Effect.succeed(total + changes)
-      })
-    return loop(0).pipe(Effect.mapError(queryError("purge")))
+    const batch = Effect.map(use(false, (db) => db.run(text, params)), (result) =>
+      Predicate.hasProperty(result, "changes") && typeof result.changes === "number" ? result.changes : 0)
+    return inBatches(batch, PURGE_BATCH).pipe(Effect.mapError(queryError("purge")))
   }
 
   const nextWakeAt: B.Backend["nextWakeAt"] = (queues) =>
-    queues.length === 0
-      ? Effect.succeed(Option.none())
-      : wakeAt(queues).pipe(Effect.map(Option.fromNullable), Effect.mapError(queryError("nextWakeAt")))
+    wakeAt(queues).pipe(Effect.map(Option.fromNullable), Effect.mapError(queryError("nextWakeAt")))
 
 
-  return {
+  return guarded({
     name: "sqlite",
+    // Other processes on the same file change it without telling this one: waiters poll.
+    capabilities: { pushesAcrossProcesses: false },
     enqueue,
     claim,
     heartbeat,
@@ -754,8 +752,8 @@ const makeBackend = (
     stats,
     purge,
     nextWakeAt,
-    subscribe: PubSub.subscribe(events)
-  }
+    subscribe
+  })
 }
 
 // -----------------------------------------------------------------------------------------------
@@ -891,7 +889,9 @@ export const make = (
       : undefined
     yield* migrate(sql, names, filename ?? "(application client)")
     const events = yield* Hub.acquire(Hub.clientKey(client, filename, names.prefix))
-    return makeBackend(clientConnection(sql), names, events)
+    const backend = makeBackend(clientConnection(sql), names, events)
+    yield* retain(backend, options.retention)
+    return backend
   })
 
 /**
@@ -941,7 +941,9 @@ export const layer = (options: Options): Layer.Layer<B.Backend, BackendError> =>
       const conn = yield* opening(filename, "Connect", sql.reserve)
       const lock = yield* Effect.makeSemaphore(1)
       const events = yield* Hub.acquire(Hub.fileKey(filename, names.prefix))
-      return makeBackend(ownConnection(conn, lock), names, events)
+      const backend = makeBackend(ownConnection(conn, lock), names, events)
+      yield* retain(backend, options.retention)
+      return backend
     })
   )
 
@@ -965,3 +967,24 @@ export const layer = (options: Options): Layer.Layer<B.Backend, BackendError> =>
 export const layerClient = (
   options: ClientOptions = {}
 ): Layer.Layer<B.Backend, BackendError, SqlClient.SqlClient> => Layer.scoped(Backend, make(options))
+
+/**
+ * {@link layer} with its options read from `Config` (e.g. the file name from the environment).
+ *
+ * @example
+ * ```ts
+ * import { Config } from "effect"
+ * import { SqliteBackend } from "sitq/sqlite"
+ *
+ * const BackendLive = SqliteBackend.layerConfig({
+ *   filename: Config.string("SITQ_DB").pipe(Config.withDefault("tasks.db"))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<Options>
+): Layer.Layer<B.Backend, BackendError | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
