@@ -46,17 +46,16 @@ type Retrying = Extract<B.Outcome, { readonly _tag: "Retrying" }>
  */
 export const retryOutcome = (
   schedule: Schedule.Schedule<unknown, unknown>,
-  rec: B.TaskRecord,
+  failureTimes: ReadonlyArray<number>,
   lease: B.Lease,
   error: unknown,
   stored: B.StoredError,
   traceback: string | null
 ): Effect.Effect<Option.Option<Retrying>> =>
-  Effect.flatMap(Clock.currentTimeMillis, (now) =>
-    Effect.map(
-      nextRunAt(schedule, rec.attempts, error, now),
-      Option.map((runAt): Retrying => ({ _tag: "Retrying", lease, runAt, error: stored, traceback }))
-    ))
+  Effect.map(
+    nextRunAt(schedule, failureTimes, error),
+    Option.map((runAt): Retrying => ({ _tag: "Retrying", lease, runAt, error: stored, traceback, failureTimes }))
+  )
 
 const isoOf = (millis: number): string => DateTime.formatIso(DateTime.unsafeMake(millis))
 
@@ -76,10 +75,12 @@ export const make = <R>(options: ExecutorOptions): Executor<R> => {
   ): Effect.Effect<B.Outcome> =>
     Effect.gen(function*() {
       const stored = yield* Codec.storeError(error, handlers.get(rec.name)?.task.failure ?? UnknownTask, serializer)
+      // This attempt's failure time joins the run's earlier ones: the replay steps each at its own time.
+      const failureTimes = [...rec.failureTimes, yield* Clock.currentTimeMillis]
       // The schedule was typed by the task's definer to accept exactly the errors fed here.
       const retrying = retry === undefined
         ? Option.none<Retrying>()
-        : yield* retryOutcome(retry as unknown as Schedule.Schedule<unknown, unknown>, rec, lease, error, stored, traceback)
+        : yield* retryOutcome(retry as unknown as Schedule.Schedule<unknown, unknown>, failureTimes, lease, error, stored, traceback)
       const annotations = { task: rec.id, name: rec.name, attempt: rec.attempts, error: stored.message }
       if (Option.isSome(retrying)) {
         const at = isoOf(retrying.value.runAt)
@@ -89,7 +90,7 @@ export const make = <R>(options: ExecutorOptions): Executor<R> => {
       }
       yield* Effect.logWithLevel(level, `sitq: task '${rec.name}' failed after ${rec.attempts} attempt(s)`)
         .pipe(Effect.annotateLogs({ ...annotations, nextRunAt: "none" }))
-      return { _tag: "Failed", lease, error: stored, traceback } satisfies B.Outcome
+      return { _tag: "Failed", lease, error: stored, traceback, failureTimes } satisfies B.Outcome
     })
 
   const execute = (rec: B.TaskRecord): Effect.Effect<B.Outcome, never, R> => {
