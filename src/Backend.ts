@@ -178,12 +178,23 @@ export type Outcome =
  * A claim request: up to `limit` due tasks of `queues`, in claim order (priority desc, runAt asc,
  * enqueue order), leased to `owner` for `leaseMillis`. Tasks whose lease expired count as due.
  *
+ * `names` restricts the claim to tasks of those names: the task names the worker has handlers
+ * for. A task whose name is not asked for is neither claimed nor changed; it stays pending (and
+ * counted by `stats`) until a worker that knows it claims it, so that during a rolling deploy a
+ * worker of an older version leaves the newer version's tasks alone. The order is kept across
+ * names: the claim returns the same tasks, in the same order, as a claim of every name would
+ * after dropping the tasks of other names. Every backend serves it from an index (SQL) or a
+ * per-(queue, name) set (Redis, memory), so tasks of names not asked for cost a claim nothing.
+ * Absent: every name (tests and tools; the `Worker` always passes its handlers' names). Empty:
+ * nothing is claimed.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface ClaimRequest {
   readonly owner: string
   readonly queues: ReadonlyArray<string>
+  readonly names?: ReadonlyArray<string> | undefined
   readonly limit: number
   readonly leaseMillis: number
 }
@@ -211,6 +222,13 @@ export type RetryResult = "requeued" | "not_finished" | "key_held" | "not_found"
 /**
  * A filter for `list`. Results come in enqueue order, oldest first unless `newestFirst`.
  *
+ * Paging is by cursor, in enqueue order whatever the direction: `after` keeps the tasks enqueued
+ * after the task with that id, `before` those enqueued before it (both may be given: the tasks
+ * in between). To page oldest first, pass the last id of a page as `after` of the next; newest
+ * first, as `before`. Pages of one filter cover every task that matches it exactly once (tasks
+ * enqueued or purged while paging aside). A cursor whose task no longer exists (purged) selects
+ * no task on its side: restart from the first page.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -220,6 +238,10 @@ export interface ListFilter {
   readonly queue?: string | undefined
   readonly limit?: number | undefined
   readonly newestFirst?: boolean | undefined
+  /** Only tasks enqueued after the task with this id. */
+  readonly after?: string | undefined
+  /** Only tasks enqueued before the task with this id. */
+  readonly before?: string | undefined
 }
 
 /**
@@ -313,8 +335,17 @@ export interface Backend {
   readonly stats: (queue?: string) => Effect.Effect<Stats, BackendError>
   /** Deletes finished tasks; returns how many. */
   readonly purge: (filter: PurgeFilter) => Effect.Effect<number, BackendError>
-  /** The earliest `runAt` of a pending task (or lease expiry of a running one) in these queues. */
-  readonly nextWakeAt: (queues: ReadonlyArray<string>) => Effect.Effect<Option.Option<number>, BackendError>
+  /**
+   * The earliest `runAt` of a pending task (or lease expiry of a running one) in these queues;
+   * with `names`, of pending tasks of those names only (as `ClaimRequest.names`), so that a task
+   * no worker here can run, due or not, does not keep waking it. A hint for the claim loop: it may
+   * be earlier than the truth, never later (Redis and memory count the not-yet-due pending tasks
+   * and the leases of every name, which a claim then sets in place at little cost).
+   */
+  readonly nextWakeAt: (
+    queues: ReadonlyArray<string>,
+    names?: ReadonlyArray<string>
+  ) => Effect.Effect<Option.Option<number>, BackendError>
   /** Subscribes to events; the subscription lasts for the scope. */
   readonly subscribe: Effect.Effect<Queue.Dequeue<BackendEvent>, never, Scope.Scope>
 }

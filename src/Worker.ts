@@ -46,8 +46,9 @@ import { defaultQueue } from "./Task.js"
  */
 export interface WorkerOptions<H extends ReadonlyArray<Handler.Any>> {
   /**
-   * The handlers this worker runs, one per task name. A claimed task whose name none knows fails
-   * with `UnknownTask`.
+   * The handlers this worker runs, one per task name. The worker claims only tasks of these names:
+   * a task of another name stays pending for a worker that knows it (a rolling deploy with mixed
+   * versions loses no task), and is visible in `stats` and `list` meanwhile.
    */
   readonly handlers: H
   /** How many tasks run at once (default 10). */
@@ -323,6 +324,7 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
       mode,
       owner,
       queues,
+      names: Array.from(config.handlers.keys()),
       capacity: concurrency + config.prefetch,
       batchSize: config.batchSize,
       leaseMillis: config.leaseMillis,

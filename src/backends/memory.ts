@@ -48,8 +48,11 @@ interface Item {
 }
 
 interface QueueState {
-  /** Pending tasks that were due when they were pushed, in claim order. */
-  readonly ready: Heap<Item>
+  /**
+   * Pending tasks that were due when they were pushed, in claim order, one heap per task name: a
+   * claim for some names reads only their heaps.
+   */
+  readonly ready: Map<string, Heap<Item>>
   /** Pending tasks not yet due, by runAt. */
   readonly delayed: Heap<Item>
   /** Running tasks, by lease expiry. */
@@ -85,17 +88,37 @@ export const make = (options: Options = {}): Effect.Effect<Backend.Backend, neve
   const queueState = (name: string): QueueState => {
     let state = queues.get(name)
     if (state === undefined) {
-      state = { ready: new Heap(claimOrder), delayed: new Heap(byTime), inflight: new Heap(byTime) }
+      state = { ready: new Map(), delayed: new Heap(byTime), inflight: new Heap(byTime) }
       queues.set(name, state)
     }
     return state
+  }
+
+  const readyHeap = (state: QueueState, name: string): Heap<Item> => {
+    let heap = state.ready.get(name)
+    if (heap === undefined) {
+      heap = new Heap(claimOrder)
+      state.ready.set(name, heap)
+    }
+    return heap
+  }
+
+  /** The ready heaps of these names (all names when undefined). */
+  const readyHeaps = (state: QueueState, names: ReadonlyArray<string> | undefined): Array<Heap<Item>> => {
+    if (names === undefined) return Array.from(state.ready.values())
+    const out: Array<Heap<Item>> = []
+    for (const name of names) {
+      const heap = state.ready.get(name)
+      if (heap !== undefined) out.push(heap)
+    }
+    return out
   }
 
   const schedule = (entry: Entry, now: number): void => {
     entry.version++
     const state = queueState(entry.rec.queue)
     const item: Item = { entry, version: entry.version, at: entry.rec.runAt }
-    if (entry.rec.runAt <= now) state.ready.push(item)
+    if (entry.rec.runAt <= now) readyHeap(state, entry.rec.name).push(item)
     else state.delayed.push(item)
   }
 
@@ -117,7 +140,7 @@ export const make = (options: Options = {}): Effect.Effect<Backend.Backend, neve
   const promote = (state: QueueState, now: number): void => {
     for (let top = state.delayed.peek(); top !== undefined && top.at <= now; top = state.delayed.peek()) {
       state.delayed.pop()
-      if (isLive(top)) state.ready.push(top)
+      if (isLive(top)) readyHeap(state, top.entry.rec.name).push(top)
     }
     for (let top = state.inflight.peek(); top !== undefined && top.at <= now; top = state.inflight.peek()) {
       state.inflight.pop()
@@ -192,19 +215,21 @@ export const make = (options: Options = {}): Effect.Effect<Backend.Backend, neve
     withNow((now) => {
       const states = request.queues.map(queueState)
       for (const state of states) promote(state, now)
+      const names = request.names === undefined ? undefined : Array.from(new Set(request.names))
+      const heaps = states.flatMap((state) => readyHeaps(state, names).map((heap) => [state, heap] as const))
       const claimed: Array<Backend.TaskRecord> = []
       while (claimed.length < request.limit) {
         let best: Item | undefined
-        let from: QueueState | undefined
-        for (const state of states) {
-          const top = liveTop(state.ready)
+        let from: readonly [QueueState, Heap<Item>] | undefined
+        for (const pair of heaps) {
+          const top = liveTop(pair[1])
           if (top !== undefined && (best === undefined || claimOrder(top, best))) {
             best = top
-            from = state
+            from = pair
           }
         }
         if (best === undefined || from === undefined) break
-        from.ready.pop()
+        from[1].pop()
         const entry = best.entry
         const rec = entry.rec
         rec.status = "in_progress"
@@ -213,7 +238,7 @@ export const make = (options: Options = {}): Effect.Effect<Backend.Backend, neve
         rec.leaseUntil = now + request.leaseMillis
         rec.startedAt = now
         entry.version++
-        from.inflight.push({ entry, version: entry.version, at: rec.leaseUntil })
+        from[0].inflight.push({ entry, version: entry.version, at: rec.leaseUntil })
         claimed.push(snapshot(entry))
       }
       return [claimed, []]
@@ -329,15 +354,22 @@ export const make = (options: Options = {}): Effect.Effect<Backend.Backend, neve
     (filter.name === undefined || rec.name === filter.name) &&
     (filter.queue === undefined || rec.queue === filter.queue)
 
+  /** The enqueue position of a cursor's task: -1 (after) or +inf (before) when absent, a missing task selects none. */
+  const cursor = (id: string | undefined, absent: number): number =>
+    id === undefined ? absent : (tasks.get(id)?.seq ?? Number.NaN)
+
   const list: Backend.Backend["list"] = (filter) =>
     Effect.sync(() => {
       const limit = filter.limit ?? Number.POSITIVE_INFINITY
+      const after = cursor(filter.after, -1)
+      const before = cursor(filter.before, Number.POSITIVE_INFINITY)
       const all = Array.from(tasks.values())
       if (filter.newestFirst === true) all.reverse()
       const out: Array<Backend.TaskRecord> = []
       for (const entry of all) {
         if (out.length >= limit) break
-        if (matches(entry.rec, filter)) out.push(snapshot(entry))
+        // NaN (a cursor whose task is gone) compares false: nothing matches.
+        if (entry.seq > after && entry.seq < before && matches(entry.rec, filter)) out.push(snapshot(entry))
       }
       return out
     })
@@ -369,13 +401,13 @@ export const make = (options: Options = {}): Effect.Effect<Backend.Backend, neve
       return removed
     })
 
-  const nextWakeAt: Backend.Backend["nextWakeAt"] = (names) =>
+  const nextWakeAt: Backend.Backend["nextWakeAt"] = (queueNames, names) =>
     Effect.sync(() => {
       let next = Number.POSITIVE_INFINITY
-      for (const name of names) {
-        const state = queues.get(name)
+      for (const queueName of queueNames) {
+        const state = queues.get(queueName)
         if (state === undefined) continue
-        for (const heap of [state.ready, state.delayed, state.inflight]) {
+        for (const heap of [...readyHeaps(state, names), state.delayed, state.inflight]) {
           const top = liveTop(heap)
           if (top !== undefined && top.at < next) next = top.at
         }

@@ -41,6 +41,8 @@ export interface ClaimLoopOptions {
   readonly mode: Mode
   readonly owner: string
   readonly queues: ReadonlyArray<string>
+  /** The task names the worker has handlers for: the only ones it claims. */
+  readonly names: ReadonlyArray<string>
   /** How many records the worker takes at once: its concurrency plus its prefetch. */
   readonly capacity: number
   readonly batchSize: number
@@ -67,12 +69,12 @@ export interface ClaimLoop {
 /** @internal */
 export const make = (options: ClaimLoopOptions): Effect.Effect<ClaimLoop> =>
   Effect.map(Effect.makeLatch(false), (latch) => {
-    const { backend, batchSize, capacity, leaseMillis, mode, owner, pollInterval, queues, running } = options
+    const { backend, batchSize, capacity, leaseMillis, mode, names, owner, pollInterval, queues, running } = options
     const refill = Math.max(1, Math.floor(capacity / 4))
     let backlog = false
 
     const idleWait = Effect.gen(function*() {
-      const next = yield* backend.nextWakeAt(queues).pipe(Effect.orElseSucceed(() => Option.none<number>()))
+      const next = yield* backend.nextWakeAt(queues, names).pipe(Effect.orElseSucceed(() => Option.none<number>()))
       const now = yield* Clock.currentTimeMillis
       const poll = D.toMillis(pollInterval)
       const wait = Option.match(next, {
@@ -83,7 +85,7 @@ export const make = (options: ClaimLoopOptions): Effect.Effect<ClaimLoop> =>
     })
 
     const claim = (limit: number): Effect.Effect<ReadonlyArray<B.TaskRecord>, BackendError> => {
-      const once = backend.claim({ owner, queues, limit, leaseMillis })
+      const once = backend.claim({ owner, queues, names, limit, leaseMillis })
       return mode === "drain"
         ? once.pipe(
           Effect.tapError((error) =>
