@@ -215,8 +215,7 @@ export const make = (options: Options = {}): Effect.Effect<Backend.Backend, neve
     withNow((now) => {
       const states = request.queues.map(queueState)
       for (const state of states) promote(state, now)
-      const names = request.names === undefined ? undefined : Array.from(new Set(request.names))
-      const heaps = states.flatMap((state) => readyHeaps(state, names).map((heap) => [state, heap] as const))
+      const heaps = states.flatMap((state) => readyHeaps(state, request.names).map((heap) => [state, heap] as const))
       const claimed: Array<Backend.TaskRecord> = []
       while (claimed.length < request.limit) {
         let best: Item | undefined

@@ -969,5 +969,155 @@ export const portSuite = (name: string, layer: Layer.Layer<B.Backend, unknown>) 
           ])
         }))
     })
+    describe("claim by task name", () => {
+      const claimNames = (b: B.Backend, names: ReadonlyArray<string>, limit = 100, queues = ["default"]) =>
+        b.claim({ owner: "w", queues, names, limit, leaseMillis: 1000 })
+
+      test("claim with names takes only tasks of those names; the others stay pending and counted", (b) =>
+        Effect.gen(function*() {
+          yield* TestClock.adjust(1000)
+          yield* b.enqueue([
+            task("a1", { name: "a" }),
+            task("b1", { name: "b" }),
+            task("a2", { name: "a" }),
+            task("c1", { name: "c" })
+          ])
+          assert.deepStrictEqual(yield* claimNames(b, []), [])
+          assert.deepStrictEqual(yield* claimNames(b, ["zzz"]), [])
+          const got = yield* claimNames(b, ["a"])
+          assert.deepStrictEqual(ids(got), ["a1", "a2"])
+          assert.isTrue(got.every((r) => r.name === "a" && r.status === "in_progress" && r.attempts === 1))
+          // the others are untouched
+          const b1 = must(yield* b.get("b1"))
+          assert.strictEqual(b1.status, "pending")
+          assert.strictEqual(b1.attempts, 0)
+          assert.deepStrictEqual(yield* b.stats(), { ...noStats, pending: 2, in_progress: 2 })
+          assert.deepStrictEqual(yield* claimNames(b, ["a"]), [])
+          assert.deepStrictEqual(ids(yield* claimNames(b, ["c", "b"])), ["b1", "c1"])
+          assert.deepStrictEqual(yield* b.stats(), { ...noStats, in_progress: 4 })
+        }))
+
+      test("claim order (priority desc, runAt asc, enqueue order) holds across names, queues and the limit", (b) =>
+        Effect.gen(function*() {
+          yield* TestClock.adjust(10_000)
+          yield* b.enqueue([
+            task("x1", { name: "x", priority: 1, runAt: 100 }),
+            task("y1", { name: "y", priority: 5, runAt: 300 }),
+            task("z1", { name: "z", priority: 9, runAt: 0 }),
+            task("x2", { name: "x", priority: 5, runAt: 200 }),
+            task("y2", { name: "y", priority: 5, runAt: 200, queue: "q2" }),
+            task("x3", { name: "x", priority: 1, runAt: 50, queue: "q2" }),
+            task("y3", { name: "y", priority: 1, runAt: 100 }),
+            task("x4", { name: "x", priority: 5, runAt: 99_000 })
+          ])
+          // without z (priority 9) and without the not-yet-due x4
+          const first = yield* claimNames(b, ["x", "y"], 3, ["default", "q2"])
+          assert.deepStrictEqual(ids(first), ["x2", "y2", "y1"])
+          const rest = yield* claimNames(b, ["y", "x"], 10, ["default", "q2"])
+          assert.deepStrictEqual(ids(rest), ["x3", "x1", "y3"])
+          assert.deepStrictEqual(ids(yield* claimAll(b)), ["z1"])
+        }))
+
+      test("an expired lease is recovered only by a claim of its name", (b) =>
+        Effect.gen(function*() {
+          yield* b.enqueue([task("a1", { name: "a" }), task("b1", { name: "b" })])
+          assert.lengthOf(yield* claimAll(b, "w1", 1000), 2)
+          yield* TestClock.adjust(2000)
+          const again = yield* claimNames(b, ["b"])
+          assert.deepStrictEqual(ids(again), ["b1"])
+          assert.strictEqual(again[0].attempts, 2)
+          const a1 = must(yield* b.get("a1"))
+          assert.notStrictEqual(a1.leaseOwner, "w")
+          assert.deepStrictEqual(ids(yield* claimNames(b, ["a"])), ["a1"])
+        }))
+
+      test("nextWakeAt with names ignores pending tasks of other names", (b) =>
+        Effect.gen(function*() {
+          yield* TestClock.adjust(1000)
+          yield* b.enqueue([task("b1", { name: "b", runAt: 0 }), task("a1", { name: "a", runAt: 5000 })])
+          assert.deepStrictEqual(yield* b.nextWakeAt(["default"]), Option.some(0))
+          assert.deepStrictEqual(yield* b.nextWakeAt(["default"], ["a"]), Option.some(5000))
+          assert.deepStrictEqual(yield* b.nextWakeAt(["default"], ["b"]), Option.some(0))
+          // a claim for `a` finds nothing due and leaves `b` alone; `b` still does not wake an `a` worker
+          assert.deepStrictEqual(yield* claimNames(b, ["a"]), [])
+          assert.deepStrictEqual(yield* b.nextWakeAt(["default"], ["a"]), Option.some(5000))
+          yield* TestClock.adjust(4000)
+          assert.deepStrictEqual(ids(yield* claimNames(b, ["a"])), ["a1"])
+          assert.deepStrictEqual(yield* b.nextWakeAt(["default"], ["a", "zzz"]), Option.some(6000))
+          assert.strictEqual(must(yield* b.get("b1")).status, "pending")
+        }))
+
+      test("thousands of due tasks of a name nobody asks for do not change what a claim returns", (b) =>
+        Effect.gen(function*() {
+          yield* TestClock.adjust(1000)
+          yield* b.enqueue(Array.from({ length: 3000 }, () => task(undefined, { name: "foreign", priority: 9 })))
+          const mine = [task(undefined, { name: "mine", runAt: 500 }), task(undefined, { name: "mine", runAt: 400 })]
+          yield* b.enqueue(mine)
+          assert.deepStrictEqual(ids(yield* claimNames(b, ["mine"], 1)), [mine[1].id])
+          assert.deepStrictEqual(ids(yield* claimNames(b, ["mine"], 10)), [mine[0].id])
+          assert.deepStrictEqual(yield* b.stats(), { ...noStats, pending: 3000, in_progress: 2 })
+        }))
+    })
+
+    describe("list paging", () => {
+      const pages = (b: B.Backend, filter: B.ListFilter, size: number) =>
+        Effect.gen(function*() {
+          const out: Array<Array<string>> = []
+          let cursor: string | undefined
+          while (true) {
+            const page = yield* b.list({
+              ...filter,
+              limit: size,
+              ...(cursor === undefined ? {} : filter.newestFirst === true ? { before: cursor } : { after: cursor })
+            })
+            if (page.length === 0) return out
+            out.push(ids(page))
+            cursor = page[page.length - 1].id
+          }
+        })
+
+      test("pages by after/before cover every task exactly once, in both directions, with filters", (b) =>
+        Effect.gen(function*() {
+          const ts = Array.from({ length: 23 }, (_, i) =>
+            task(undefined, { name: i % 3 === 0 ? "x" : "y", queue: i % 2 === 0 ? "default" : "q2" }))
+          yield* b.enqueue(ts)
+          const all = ids(ts)
+          const oldest = yield* pages(b, {}, 5)
+          assert.deepStrictEqual(oldest.map((p) => p.length), [5, 5, 5, 5, 3])
+          assert.deepStrictEqual(oldest.flat(), all)
+          const newest = yield* pages(b, { newestFirst: true }, 4)
+          assert.deepStrictEqual(newest.flat(), all.slice().reverse())
+          const xs = ts.filter((t) => t.name === "x" && t.queue === "default").map((t) => t.id)
+          assert.deepStrictEqual((yield* pages(b, { name: "x", queue: "default" }, 2)).flat(), xs)
+          assert.deepStrictEqual((yield* pages(b, { name: "x", queue: "default", newestFirst: true }, 1)).flat(), xs.slice().reverse())
+          // a status filter over finished and live tasks
+          const claimed = yield* claimFrom(b, ["default", "q2"], "w", 1000, 10)
+          yield* b.settle(claimed.slice(0, 7).map((r) => succeed(r)))
+          const done = all.filter((id) => claimed.slice(0, 7).some((r) => r.id === id))
+          assert.deepStrictEqual((yield* pages(b, { status: "success" }, 3)).flat(), done)
+          assert.deepStrictEqual((yield* pages(b, { status: "success", newestFirst: true }, 3)).flat(), done.slice().reverse())
+          const pending = all.filter((id) => !claimed.some((r) => r.id === id))
+          assert.deepStrictEqual((yield* pages(b, { status: "pending" }, 4)).flat(), pending)
+        }))
+
+      test("after and before select the tasks strictly between, in either order of listing", (b) =>
+        Effect.gen(function*() {
+          const ts = Array.from({ length: 6 }, () => task())
+          yield* b.enqueue(ts)
+          const all = ids(ts)
+          assert.deepStrictEqual(ids(yield* b.list({ after: all[1] })), all.slice(2))
+          assert.deepStrictEqual(ids(yield* b.list({ before: all[3] })), all.slice(0, 3))
+          assert.deepStrictEqual(ids(yield* b.list({ after: all[0], before: all[4] })), all.slice(1, 4))
+          assert.deepStrictEqual(ids(yield* b.list({ after: all[0], before: all[4], newestFirst: true })), all.slice(1, 4).reverse())
+          assert.deepStrictEqual(ids(yield* b.list({ after: all[0], before: all[4], limit: 2 })), all.slice(1, 3))
+          assert.deepStrictEqual(ids(yield* b.list({ after: all[0], before: all[4], limit: 2, newestFirst: true })), [all[3], all[2]])
+          assert.deepStrictEqual(yield* b.list({ after: all[5] }), [])
+          assert.deepStrictEqual(yield* b.list({ before: all[0] }), [])
+          assert.deepStrictEqual(yield* b.list({ after: all[3], before: all[2] }), [])
+          // a cursor whose task does not exist selects nothing on its side
+          assert.deepStrictEqual(yield* b.list({ after: "no-such-task" }), [])
+          assert.deepStrictEqual(yield* b.list({ before: "no-such-task", newestFirst: true }), [])
+        }))
+    })
   })
 }
