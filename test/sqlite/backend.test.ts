@@ -9,13 +9,56 @@ import { Config, ConfigProvider, Effect, Layer, Option, Queue } from "effect"
 import type * as B from "../../src/Backend.js"
 import { Backend } from "../../src/Backend.js"
 import { SqliteBackend } from "../../src/backends/sqlite.js"
+import { statements } from "../../src/backends/sqlite/SqliteBackend.js"
+import { createRequire } from "node:module"
 import { freshLayer, newTask, tempFile } from "./helpers.js"
+
+const Database = createRequire(import.meta.url)("better-sqlite3") as new(filename: string) => {
+  prepare(sql: string): { all(...params: ReadonlyArray<unknown>): Array<Record<string, unknown>> }
+  close(): void
+}
 
 const claimAll = (b: B.Backend, owner = "w1", leaseMillis = 1000, limit = 100) =>
   b.claim({ owner, queues: ["default"], limit, leaseMillis })
 const must = <A>(o: Option.Option<A>): A => Option.getOrThrow(o)
 
 describe("SqliteBackend port", () => {
+  it.scoped("a claim by name reads its (queue, name) range of tasks_pending_name: 10,000 due foreign tasks cost it nothing", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempFile
+      const b = yield* Effect.provide(Backend, yield* Layer.build(SqliteBackend.layer({ filename })))
+      yield* b.enqueue(Array.from({ length: 10_000 }, () => newTask({ name: "foreign", priority: 9 })))
+      yield* b.enqueue(Array.from({ length: 30 }, (_, i) => newTask({ name: "mine", priority: 1 + (i % 3) })))
+      const db = new Database(filename)
+      const s = statements(`"sitq_tasks"`)
+      const plan = (text: string, params: ReadonlyArray<unknown>) =>
+        db.prepare(`EXPLAIN QUERY PLAN ${text}`).all(...params).map((r) => String(r.detail)).join("\n")
+      const now = Date.now()
+      const wake = plan(s.nextWakeAt("1:1"), ["default", "mine", "default", "mine"])
+      const priorities = plan(s.pendingPriorities("1:1"), ["default", "mine"])
+      const claim = plan(s.claim("3/1:1"), [
+        "w", now + 1000, now, "default", "mine", 3, now, "default", "mine", 2, now, "default", "mine", 1, now,
+        "default", "mine", now, 10
+      ])
+      db.close()
+      for (const p of [wake, priorities, claim]) {
+        assert.include(p, "sitq_tasks_pending_name")
+        assert.notMatch(p, /SCAN sitq_tasks(?! USING)/)
+      }
+      // and the claim takes only `mine`, in claim order, however many foreign tasks are due
+      const t0 = Date.now()
+      const got: Array<B.TaskRecord> = []
+      for (let i = 0; i < 10; i++) got.push(...(yield* b.claim({ owner: "w", queues: ["default"], names: ["mine"], limit: 3, leaseMillis: 60_000 })))
+      const millis = Date.now() - t0
+      assert.strictEqual(got.length, 30)
+      assert.isTrue(got.every((r) => r.name === "mine"))
+      assert.deepStrictEqual(got.map((r) => r.priority), got.map((r) => r.priority).slice().sort((x, y) => y - x))
+      assert.deepStrictEqual(yield* b.claim({ owner: "w", queues: ["default"], names: ["mine"], limit: 3, leaseMillis: 60_000 }), [])
+      assert.strictEqual((yield* b.stats()).pending, 10_000)
+      // 11 claims; a scan of the foreign tasks would cost each several milliseconds
+      assert.isBelow(millis, 2000)
+    }))
+
   it.effect("a batch is all or nothing: a failing row leaves none of the batch", () =>
     Effect.gen(function*() {
       const b = yield* Backend

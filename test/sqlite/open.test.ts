@@ -136,6 +136,7 @@ describe("SqliteBackend.layer on a bad file", () => {
         "jobs_tasks_key",
         "jobs_tasks_leased",
         "jobs_tasks_pending",
+        "jobs_tasks_pending_name",
         "sitq_tasks"
       ])
       assert.deepStrictEqual(kept, ["mine"])

@@ -212,17 +212,45 @@ const list = (count: number): string => Array.from({ length: count }, () => "?")
 const ACTIVE = `status IN ('pending', 'in_progress')`
 
 /**
- * CTEs `q(name)`: the queues (one parameter each), and `p(queue, x)`: the distinct priorities of
- * their pending tasks, highest first, each found by one lookup in the claim index.
+ * Which tasks a claim or a wake-up looks at: `queues` queues (one parameter each) and, unless
+ * `names` is null, only tasks of `names` names (one parameter each). As a memo key: "q:n" or "q:*".
  */
-const priorities = (t: string, queues: number): string =>
-  `q(name) AS (VALUES ${placeholders(queues, 1)}),
-   p(queue, x) AS (
-     SELECT name, (SELECT max(priority) FROM ${t} WHERE status = 'pending' AND queue = q.name) FROM q
+interface Scope {
+  readonly queues: number
+  readonly names: number | null
+}
+const scopeKey = (queues: number, names: number | null): string => `${queues}:${names === null ? "*" : names}`
+const scopeOf = (key: string): Scope => {
+  const [q, n] = key.split(":")
+  return { queues: Number(q), names: n === "*" ? null : Number(n) }
+}
+/** `queue IN (...)`, and `AND name IN (...)` when the scope names names. */
+const inScope = (scope: Scope): string =>
+  `queue IN (${list(scope.queues)})${scope.names === null ? "" : ` AND name IN (${list(scope.names)})`}`
+
+/**
+ * CTEs `q(qn, tn)`: the queues (one parameter each), or with names the (queue, name) pairs (two
+ * parameters each, every queue with every name), and `p(queue, task, x)`: the distinct priorities
+ * of their pending tasks, highest first, each found by one lookup in the claim index
+ * (`tasks_pending` by queue, `tasks_pending_name` by queue and name).
+ */
+const priorities = (t: string, scope: Scope): string => {
+  const named = scope.names !== null
+  const where = (q: string) => `status = 'pending' AND queue = ${q}.qn${named ? ` AND name = ${q}.tn` : ""}`
+  return `q(qn, tn) AS (VALUES ${named ? placeholders(scope.queues * (scope.names ?? 0), 2) : placeholders(scope.queues, 1).replaceAll("?)", "?, NULL)")}),
+   p(qn, tn, x) AS (
+     SELECT qn, tn, (SELECT max(priority) FROM ${t} WHERE ${where("q")}) FROM q
      UNION ALL
-     SELECT p.queue, (SELECT max(priority) FROM ${t} WHERE status = 'pending' AND queue = p.queue AND priority < p.x)
+     SELECT p.qn, p.tn, (SELECT max(priority) FROM ${t} WHERE ${where("p")} AND priority < p.x)
      FROM p WHERE p.x IS NOT NULL
    )`
+}
+/** The parameters of {@link priorities}. */
+const priorityParams = (queues: ReadonlyArray<string>, names: ReadonlyArray<string> | undefined): Array<unknown> =>
+  names === undefined ? [...queues] : queues.flatMap((q) => names.flatMap((n) => [q, n]))
+/** The parameters of {@link inScope}. */
+const scopeParams = (queues: ReadonlyArray<string>, names: ReadonlyArray<string> | undefined): Array<unknown> =>
+  names === undefined ? [...queues] : [...queues, ...names]
 
 const SETTLE_KIND = { Succeeded: 0, Failed: 1, Retrying: 2, Released: 3 } as const
 
@@ -230,7 +258,15 @@ const SETTLE_KIND = { Succeeded: 0, Failed: 1, Retrying: 2, Released: 3 } as con
 // statements
 // -----------------------------------------------------------------------------------------------
 
-const statements = (t: string) => ({
+/**
+ * The statements of a store whose tasks table is `t` (quoted). Exported for the tests' `EXPLAIN
+ * QUERY PLAN` of exactly what the backend runs.
+ *
+ * @since 0.1.0
+ * @category internal
+ * @internal
+ */
+export const statements = (t: string) => ({
   insertPlain: memo((n: number) =>
     `INSERT INTO ${t} (id, queue, name, payload, priority, run_at, key, status, attempts, enqueued_at)
      SELECT column1, column2, column3, column4, column5, column6, column7, 'pending', 0, ?
@@ -247,22 +283,30 @@ const statements = (t: string) => ({
   liveKeys: memo((n: number) =>
     `SELECT id, key FROM ${t} WHERE key IN (${list(n)}) AND ${ACTIVE} ORDER BY seq DESC`
   ),
-  // The distinct (queue, priority) pairs of pending tasks, by a skip scan of the claim index.
-  pendingPriorities: memo((queues: number) =>
-    `WITH RECURSIVE ${priorities(t, queues)} SELECT queue, x FROM p WHERE x IS NOT NULL`
+  // The distinct (queue, priority) or (queue, name, priority) triples of pending tasks, by a skip
+  // scan of the claim index.
+  pendingPriorities: memo((scope: string) =>
+    `WITH RECURSIVE ${priorities(t, scopeOf(scope))} SELECT qn, tn, x FROM p WHERE x IS NOT NULL`
   ),
-  // One branch per (queue, priority) pair: each reads only the due part of its range of the claim
-  // index, already in claim order, and the merge stops after `limit` rows, so that pending tasks
-  // not yet due (any number of them) are never read. One UPDATE: SQLite takes the write lock
-  // before it reads, so no other process can claim the same rows.
+  // One branch per (queue, [name,] priority): each reads only the due part of its range of the
+  // claim index, already in claim order, and the merge stops after `limit` rows, so that pending
+  // tasks not yet due (any number of them), and with names the tasks of other names, are never
+  // read. One UPDATE: SQLite takes the write lock before it reads, so no other process can claim
+  // the same rows.
   claim: memo((shape: string) => {
-    const [pairs, queues] = shape.split(":").map(Number)
+    const at = shape.indexOf("/")
+    const branchCount = Number(shape.slice(0, at))
+    const scope = scopeOf(shape.slice(at + 1))
+    const named = scope.names !== null
     const branches = Array.from(
-      { length: pairs },
-      () => `SELECT seq, priority, run_at FROM ${t} WHERE status = 'pending' AND queue = ? AND priority = ? AND run_at <= ?`
+      { length: branchCount },
+      () =>
+        `SELECT seq, priority, run_at FROM ${t} WHERE status = 'pending' AND queue = ?${
+          named ? " AND name = ?" : ""
+        } AND priority = ? AND run_at <= ?`
     )
     branches.push(
-      `SELECT seq, priority, run_at FROM ${t} WHERE status = 'in_progress' AND queue IN (${list(queues)}) AND lease_until <= ?`
+      `SELECT seq, priority, run_at FROM ${t} WHERE status = 'in_progress' AND ${inScope(scope)} AND lease_until <= ?`
     )
     return `UPDATE ${t}
      SET status = 'in_progress', attempts = attempts + 1, lease_owner = ?, lease_until = ?, started_at = ?
@@ -272,22 +316,23 @@ const statements = (t: string) => ({
      RETURNING *`
   }),
   // The same in one scan of the claim index per queue: for stores with very many distinct priorities.
-  claimScan: memo((queues: number) =>
-    `UPDATE ${t}
+  claimScan: memo((key: string) => {
+    const scope = scopeOf(key)
+    return `UPDATE ${t}
      SET status = 'in_progress', attempts = attempts + 1, lease_owner = ?, lease_until = ?, started_at = ?
      WHERE seq IN (
        SELECT seq FROM (
          SELECT seq, priority, run_at FROM ${t}
-         WHERE status = 'pending' AND queue IN (${list(queues)}) AND run_at <= ?
+         WHERE status = 'pending' AND ${inScope(scope)} AND run_at <= ?
          UNION ALL
          SELECT seq, priority, run_at FROM ${t}
-         WHERE status = 'in_progress' AND queue IN (${list(queues)}) AND lease_until <= ?
+         WHERE status = 'in_progress' AND ${inScope(scope)} AND lease_until <= ?
          ORDER BY priority DESC, run_at, seq
          LIMIT ?
        )
      )
      RETURNING *`
-  ),
+  }),
   heartbeat: memo((n: number) =>
     `WITH l(id, owner, attempt) AS (VALUES ${placeholders(n, 3)})
      UPDATE ${t} SET lease_until = ?
@@ -329,15 +374,18 @@ const statements = (t: string) => ({
   get: `SELECT * FROM ${t} WHERE id = ?`,
   stats: `SELECT status, count(*) AS n FROM ${t} GROUP BY status`,
   statsQueue: `SELECT status, count(*) AS n FROM ${t} WHERE queue = ? GROUP BY status`,
-  nextWakeAt: memo((queues: number) =>
-    `WITH RECURSIVE ${priorities(t, queues)}
+  nextWakeAt: memo((key: string) => {
+    const scope = scopeOf(key)
+    return `WITH RECURSIVE ${priorities(t, scope)}
      SELECT min(at) AS at FROM (
-       SELECT (SELECT min(run_at) FROM ${t} WHERE status = 'pending' AND queue = p.queue AND priority = p.x) AS at
+       SELECT (SELECT min(run_at) FROM ${t} WHERE status = 'pending' AND queue = p.qn${
+      scope.names === null ? "" : " AND name = p.tn"
+    } AND priority = p.x) AS at
        FROM p WHERE p.x IS NOT NULL
        UNION ALL
-       SELECT min(lease_until) AS at FROM ${t} WHERE status = 'in_progress' AND queue IN (${list(queues)})
+       SELECT min(lease_until) AS at FROM ${t} WHERE status = 'in_progress' AND ${inScope(scope)}
      )`
-  )
+  })
 })
 
 // -----------------------------------------------------------------------------------------------
@@ -511,37 +559,50 @@ const makeBackend = (
       )
   }
 
-  /** The earliest due time in these queues (pending runAt, running leaseUntil), or null. */
-  const wakeAt = (queues: ReadonlyArray<string>): Effect.Effect<number | null, SqlError> =>
-    use(false, (db) => db.all<{ readonly at: number | null }>(s.nextWakeAt(queues.length), [...queues, ...queues])).pipe(
-      Effect.map((rows) => rows[0]?.at ?? null)
-    )
+  /** The earliest due time in these queues, of these names (pending runAt, running leaseUntil), or null. */
+  const wakeAt = (
+    queues: ReadonlyArray<string>,
+    names: ReadonlyArray<string> | undefined
+  ): Effect.Effect<number | null, SqlError> =>
+    use(false, (db) =>
+      db.all<{ readonly at: number | null }>(
+        s.nextWakeAt(scopeKey(queues.length, names?.length ?? null)),
+        [...priorityParams(queues, names), ...scopeParams(queues, names)]
+      )).pipe(Effect.map((rows) => rows[0]?.at ?? null))
 
   const claim: B.Backend["claim"] = (request) => {
-    const queues = request.queues
-    const n = queues.length
+    const { names, queues } = request
+    const scope = scopeKey(queues.length, names?.length ?? null)
+    const inScopeParams = scopeParams(queues, names)
     const limit = Math.floor(request.limit)
     const claimDue = (now: number) =>
       // Under the write lock from the start (BEGIN IMMEDIATE), so that the pairs read are those
       // the claim sees.
       use(true, (db) =>
         Effect.flatMap(
-          db.all<{ readonly queue: string; readonly x: number }>(s.pendingPriorities(n), queues),
-          (pairs) => {
+          db.all<{ readonly qn: string; readonly tn: string | null; readonly x: number }>(
+            s.pendingPriorities(scope),
+            priorityParams(queues, names)
+          ),
+          (found) => {
             const head = [request.owner, now + request.leaseMillis, now]
-            if (pairs.length > MAX_BRANCHES) {
-              return db.all<Row>(s.claimScan(n), [...head, ...queues, now, ...queues, now, limit])
+            if (found.length > MAX_BRANCHES) {
+              return db.all<Row>(s.claimScan(scope), [...head, ...inScopeParams, now, ...inScopeParams, now, limit])
             }
             const params: Array<unknown> = head
-            for (const pair of pairs) params.push(pair.queue, pair.x, now)
-            params.push(...queues, now, limit)
-            return db.all<Row>(s.claim(`${pairs.length}:${n}`), params)
+            for (const f of found) {
+              if (names === undefined) params.push(f.qn, f.x, now)
+              else params.push(f.qn, f.tn, f.x, now)
+            }
+            params.push(...inScopeParams, now, limit)
+            return db.all<Row>(s.claim(`${found.length}/${scope}`), params)
           }
         ))
     return Effect.flatMap(Clock.currentTimeMillis, (now) =>
       // First a read (WAL: it waits for no one): when nothing is due, an idle poll ends here,
-      // without taking the write lock that other processes may be using.
-      Effect.flatMap(wakeAt(queues), (at) => at !== null && at <= now ? claimDue(now) : Effect.succeed([]))).pipe(
+      // without taking the write lock that other processes may be using. With names, tasks of
+      // other names do not count: they cannot keep an idle worker taking the lock.
+      Effect.flatMap(wakeAt(queues, names), (at) => at !== null && at <= now ? claimDue(now) : Effect.succeed([]))).pipe(
         Effect.map((rows) => rows.slice().sort(claimOrder).map(toRecord)),
         Effect.mapError(queryError("claim"))
       )
@@ -674,6 +735,9 @@ const makeBackend = (
     if (shape[0] === "1") where.push("status = ?")
     if (shape[1] === "1") where.push("name = ?")
     if (shape[2] === "1") where.push("queue = ?")
+    // Cursors by the enqueue position of their task: a task that is gone gives NULL, so no row.
+    if (shape[4] === "1") where.push(`seq > (SELECT seq FROM ${t} WHERE id = ?)`)
+    if (shape[5] === "1") where.push(`seq < (SELECT seq FROM ${t} WHERE id = ?)`)
     return `SELECT * FROM ${t}${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""}
             ORDER BY seq ${shape[3] === "1" ? "DESC" : "ASC"} LIMIT ?`
   })
@@ -683,10 +747,13 @@ const makeBackend = (
     if (filter.status !== undefined) params.push(filter.status)
     if (filter.name !== undefined) params.push(filter.name)
     if (filter.queue !== undefined) params.push(filter.queue)
+    if (filter.after !== undefined) params.push(filter.after)
+    if (filter.before !== undefined) params.push(filter.before)
     const limit = filter.limit === undefined ? -1 : Math.max(0, Math.floor(filter.limit))
     params.push(limit)
-    const shape = [filter.status, filter.name, filter.queue].map((v) => v === undefined ? "0" : "1").join("") +
-      (filter.newestFirst === true ? "1" : "0")
+    const flag = (v: unknown) => v === undefined ? "0" : "1"
+    const shape = [filter.status, filter.name, filter.queue].map(flag).join("") +
+      (filter.newestFirst === true ? "1" : "0") + flag(filter.after) + flag(filter.before)
     return use(false, (db) => db.all<Row>(listText(shape), params)).pipe(
       Effect.map((rows) => rows.map(toRecord)),
       Effect.mapError(queryError("list"))
@@ -733,8 +800,8 @@ const makeBackend = (
     return inBatches(batch, PURGE_BATCH).pipe(Effect.mapError(queryError("purge")))
   }
 
-  const nextWakeAt: B.Backend["nextWakeAt"] = (queues) =>
-    wakeAt(queues).pipe(Effect.map(Option.fromNullable), Effect.mapError(queryError("nextWakeAt")))
+  const nextWakeAt: B.Backend["nextWakeAt"] = (queues, names) =>
+    wakeAt(queues, names).pipe(Effect.map(Option.fromNullable), Effect.mapError(queryError("nextWakeAt")))
 
 
   return guarded({

@@ -48,7 +48,7 @@ export const names = (prefix: string): Names => ({
   tasks: `"${prefix}tasks"`,
   tasksName: `${prefix}tasks`,
   migrations: `${prefix}migrations`,
-  indexes: ["pending", "leased", "key", "finished"].map((s) => `${prefix}tasks_${s}`)
+  indexes: ["pending", "pending_name", "leased", "key", "finished"].map((s) => `${prefix}tasks_${s}`)
 })
 
 /**
@@ -135,7 +135,14 @@ export const migrations = (
   }),
   // The failure times of the current run ("t1,t2,..."), which durable retries replay their schedule with.
   "2_failure_times": Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql.unsafe(`ALTER TABLE ${n.tasks} ADD COLUMN failure_times TEXT NOT NULL DEFAULT ''`).raw)
+    sql.unsafe(`ALTER TABLE ${n.tasks} ADD COLUMN failure_times TEXT NOT NULL DEFAULT ''`).raw),
+  // The claim of a worker that names its tasks (`ClaimRequest.names`): each (queue, name) range in
+  // claim order, so that pending tasks of names it does not run are never read.
+  "3_pending_by_name": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql.unsafe(
+      `CREATE INDEX "${n.prefix}tasks_pending_name" ON ${n.tasks} (queue, name, priority DESC, run_at, seq) ` +
+        `WHERE status = 'pending'`
+    ).raw)
 })
 
 /**
