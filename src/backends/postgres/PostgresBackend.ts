@@ -300,13 +300,10 @@ export const make = (
         const queues = Array.from(new Set(request.queues))
         for (const queue of queues) knownQueues.add(queue)
         const one = queues.length === 1
-        const rows = yield* run<TaskRow>("claim", one ? q.claimOne : q.claimMany, [
-          one ? queues[0] : queues,
-          now,
-          Math.floor(request.limit),
-          request.owner,
-          millis(now + request.leaseMillis)
-        ])
+        const head = [now, Math.floor(request.limit), request.owner, millis(now + request.leaseMillis)]
+        const rows = yield* (request.names === undefined
+          ? run<TaskRow>("claim", one ? q.claimOne : q.claimMany, [one ? queues[0] : queues, ...head])
+          : run<TaskRow>("claim", q.claimNamed, [queues, ...head, request.names]))
         return rows.slice().sort(claimOrder).map(toRecord)
       })
 
@@ -433,6 +430,15 @@ export const make = (
         params.push(filter.queue)
         where.push(`queue = $${params.length}`)
       }
+      // Cursors by the enqueue position of their task: a task that is gone gives NULL, so no row.
+      if (filter.after !== undefined) {
+        params.push(filter.after)
+        where.push(`seq > (SELECT seq FROM ${q.T} WHERE id = $${params.length})`)
+      }
+      if (filter.before !== undefined) {
+        params.push(filter.before)
+        where.push(`seq < (SELECT seq FROM ${q.T} WHERE id = $${params.length})`)
+      }
       let text = `SELECT ${columns("")} FROM ${q.T}`
       if (where.length > 0) text += ` WHERE ${where.join(" AND ")}`
       text += ` ORDER BY seq ${filter.newestFirst === true ? "DESC" : "ASC"}`
@@ -467,9 +473,11 @@ export const make = (
       return inBatches(Effect.map(run<{ n: number }>("purge", text, params), (rows) => rows[0]?.n ?? 0), purgeBatch)
     }
 
-    const nextWakeAt: B.Backend["nextWakeAt"] = (queues) =>
+    const nextWakeAt: B.Backend["nextWakeAt"] = (queues, names) =>
       Effect.map(
-        run<{ at: unknown }>("nextWakeAt", q.nextWakeAt, [queues]),
+        names === undefined
+          ? run<{ at: unknown }>("nextWakeAt", q.nextWakeAt, [queues])
+          : run<{ at: unknown }>("nextWakeAt", q.nextWakeAtNamed, [queues, names]),
         (rows) => Option.map(Option.fromNullable(rows[0]?.at), num)
       )
 

@@ -78,5 +78,12 @@ export const migrations = (
   }),
   // The failure times of the current run ("t1,t2,..."), which durable retries replay their schedule with.
   "2_failure_times": Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql.unsafe(`ALTER TABLE "${schema}".tasks ADD COLUMN failure_times text NOT NULL DEFAULT ''`).raw)
+    sql.unsafe(`ALTER TABLE "${schema}".tasks ADD COLUMN failure_times text NOT NULL DEFAULT ''`).raw),
+  // The claim of a worker that names its tasks (`ClaimRequest.names`): each (queue, name) range in
+  // claim order, so that pending tasks of names it does not run are never read.
+  "3_pending_by_name": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql.unsafe(
+      `CREATE INDEX tasks_pending_name ON "${schema}".tasks (queue, name, priority DESC, run_at, seq)
+       WHERE status = 'pending'`
+    ).raw)
 })

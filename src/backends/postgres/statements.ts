@@ -61,21 +61,27 @@ export const statements = (schema: string) => {
    * Due pending tasks and tasks with an expired lease, each set taken in claim order from its
    * partial index and locked with SKIP LOCKED, then the first `$3` of both. With several queues
    * each queue is walked on its own (a LATERAL join), so the index order is used per queue
-   * instead of sorting every due task of every queue.
+   * instead of sorting every due task of every queue. `named`: only tasks whose name is in `$6`,
+   * each (queue, name) pair walked on its own in `tasks_pending_name`, so that pending tasks of
+   * other names are never read.
    */
-  const claimFor = (many: boolean) => {
-    const due = (status: string, condition: string) => {
-      const select = (queue: string) =>
+  const claimFor = (many: boolean, named: boolean) => {
+    const due = (status: string, condition: string, byName: boolean) => {
+      const select = (queue: string, name: string | null) =>
         `SELECT id, priority, run_at, seq FROM ${T}
-        WHERE status = '${status}' AND queue = ${queue} AND ${condition}
+        WHERE status = '${status}' AND queue = ${queue} ${name === null ? "" : `AND name = ${name}`} AND ${condition}
         ORDER BY priority DESC, run_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED`
+      if (byName) {
+        return `SELECT x.* FROM unnest($1::text[]) AS qn(queue) CROSS JOIN unnest($6::text[]) AS tn(name)
+          CROSS JOIN LATERAL (${select("qn.queue", "tn.name")}) x`
+      }
       return many
-        ? `SELECT x.* FROM unnest($1::text[]) AS qn(queue) CROSS JOIN LATERAL (${select("qn.queue")}) x`
-        : select("$1")
+        ? `SELECT x.* FROM unnest($1::text[]) AS qn(queue) CROSS JOIN LATERAL (${select("qn.queue", null)}) x`
+        : select("$1", null)
     }
     return `
-    WITH p AS (${due("pending", "run_at <= $2")}),
-    l AS (${due("in_progress", "lease_until <= $2")}),
+    WITH p AS (${due("pending", "run_at <= $2", named)}),
+    l AS (${due("in_progress", `lease_until <= $2${named ? " AND name = ANY($6::text[])" : ""}`, false)}),
     c AS (
       SELECT id FROM (SELECT * FROM p UNION ALL SELECT * FROM l) x
       ORDER BY priority DESC, run_at, seq LIMIT $3
@@ -84,6 +90,36 @@ export const statements = (schema: string) => {
       lease_until = $5, started_at = $2
     FROM c WHERE t.id = c.id
     RETURNING ${columns("t.")}`
+  }
+  /**
+   * The earliest runAt of pending tasks (with `named`, of the names in `$2` only) and the earliest
+   * lease of running ones in the queues `$1`. The pending indexes lead with priority after the
+   * queue (and name), so the earliest runAt is found per priority with a loose index scan (a few
+   * index probes per queue or (queue, name), not a scan of every pending task).
+   */
+  const wakeFor = (named: boolean) => {
+    const scope = (t: string) => `${t}status = 'pending' AND ${t}queue = qn.queue${named ? ` AND ${t}name = tn.name` : ""}`
+    return `
+      SELECT LEAST(
+        (SELECT min(m.at) FROM unnest($1::text[]) AS qn(queue)${named ? " CROSS JOIN unnest($2::text[]) AS tn(name)" : ""},
+         LATERAL (
+          WITH RECURSIVE pr(p) AS (
+            (SELECT priority FROM ${T} WHERE ${scope("")} ORDER BY priority DESC LIMIT 1)
+            UNION ALL
+            SELECT (
+              SELECT t.priority FROM ${T} t WHERE ${scope("t.")} AND t.priority < pr.p
+              ORDER BY t.priority DESC LIMIT 1
+            ) FROM pr WHERE pr.p IS NOT NULL
+          )
+          SELECT min((
+            SELECT t.run_at FROM ${T} t WHERE ${scope("t.")} AND t.priority = pr.p
+            ORDER BY t.priority DESC, t.run_at LIMIT 1
+          )) AS at FROM pr WHERE pr.p IS NOT NULL
+        ) m),
+        (SELECT min(lease_until) FROM ${T} WHERE status = 'in_progress' AND queue = ANY($1::text[])${
+      named ? " AND name = ANY($2::text[])" : ""
+    })
+      ) AS at`
   }
   const keepOnRelease = (column: string) =>
     `${column} = CASE i.kind WHEN 'S' THEN NULL WHEN 'L' THEN t.${column} ELSE i.${column} END`
@@ -117,8 +153,9 @@ export const statements = (schema: string) => {
       )
       SELECT count(pg_notify($8, 'R|' || $9 || '|' || q.queue))::int4 AS n FROM (SELECT DISTINCT queue FROM ins) q`,
     liveKeys: `SELECT id, key FROM ${T} WHERE key = ANY($1::text[]) AND status IN ${live}`,
-    claimOne: claimFor(false),
-    claimMany: claimFor(true),
+    claimOne: claimFor(false, false),
+    claimMany: claimFor(true, false),
+    claimNamed: claimFor(true, true),
     heartbeat: `
       UPDATE ${T} t SET lease_until = $4
       FROM unnest($1::text[], $2::text[], $3::int4[]) AS l(id, owner, attempt)
@@ -180,26 +217,8 @@ export const statements = (schema: string) => {
     get: `SELECT ${columns("")} FROM ${T} WHERE id = $1`,
     stats: `SELECT status, count(*)::int8 AS n FROM ${T} GROUP BY status`,
     statsQueue: `SELECT status, count(*)::int8 AS n FROM ${T} WHERE queue = $1 GROUP BY status`,
-    // The pending index leads with priority, so the earliest runAt is found per priority with a
-    // loose index scan (a few index probes per queue, not a scan of every pending task).
-    nextWakeAt: `
-      SELECT LEAST(
-        (SELECT min(m.at) FROM unnest($1::text[]) AS qn(queue), LATERAL (
-          WITH RECURSIVE pr(p) AS (
-            (SELECT priority FROM ${T} WHERE status = 'pending' AND queue = qn.queue ORDER BY priority DESC LIMIT 1)
-            UNION ALL
-            SELECT (
-              SELECT t.priority FROM ${T} t WHERE t.status = 'pending' AND t.queue = qn.queue AND t.priority < pr.p
-              ORDER BY t.priority DESC LIMIT 1
-            ) FROM pr WHERE pr.p IS NOT NULL
-          )
-          SELECT min((
-            SELECT t.run_at FROM ${T} t WHERE t.status = 'pending' AND t.queue = qn.queue AND t.priority = pr.p
-            ORDER BY t.priority DESC, t.run_at LIMIT 1
-          )) AS at FROM pr WHERE pr.p IS NOT NULL
-        ) m),
-        (SELECT min(lease_until) FROM ${T} WHERE status = 'in_progress' AND queue = ANY($1::text[]))
-      ) AS at`,
+    nextWakeAt: wakeFor(false),
+    nextWakeAtNamed: wakeFor(true),
     purge: (byTime: boolean, byQueue: boolean) => `
       WITH d AS (
         DELETE FROM ${T} WHERE id IN (
