@@ -27,6 +27,43 @@ const task = (over: Partial<NewTask> = {}): NewTask => ({
 const lease = (id: string, owner: string, attempt: number) => ({ id, owner, attempt })
 
 describe("RedisBackend port", () => {
+  it.live("a claim by name reads only its (queue, name) ready set: 10,000 due foreign tasks are not read", () =>
+    Effect.gen(function*() {
+      const raw = yield* Effect.acquireRelease(
+        Effect.sync(() => new Redis(redisUrl())),
+        (c) => Effect.promise(() => c.quit().catch(() => "OK"))
+      )
+      const prefix = freshPrefix()
+      yield* Effect.addFinalizer(() => Effect.promise(() => deleteStore(prefix)))
+      const b = yield* Effect.provide(Backend, yield* Layer.build(RedisBackend.layer({ url: redisUrl(), prefix })))
+      for (let i = 0; i < 10; i++) {
+        yield* b.enqueue(Array.from({ length: 1000 }, () => task({ name: "foreign", priority: 9 })))
+      }
+      yield* b.enqueue(Array.from({ length: 30 }, (_, i) => task({ name: "mine", priority: 1 + (i % 3) })))
+      const base = `sitq:{${prefix}}:`
+      assert.strictEqual(yield* Effect.promise(() => raw.zcard(`${base}r:default\nforeign`)), 10_000)
+      assert.strictEqual(yield* Effect.promise(() => raw.zcard(`${base}r:default\nmine`)), 30)
+      assert.deepStrictEqual(
+        (yield* Effect.promise(() => raw.smembers(`${base}n:default`))).sort(),
+        ["foreign", "mine"]
+      )
+      const claimMine = b.claim({ owner: "w", queues: ["default"], names: ["mine"], limit: 3, leaseMillis: 60_000 })
+      const t0 = Date.now()
+      const got = []
+      for (let i = 0; i < 10; i++) got.push(...(yield* claimMine))
+      const millis = Date.now() - t0
+      assert.strictEqual(got.length, 30)
+      assert.isTrue(got.every((r) => r.name === "mine"))
+      assert.deepStrictEqual(got.map((r) => r.priority), got.map((r) => r.priority).slice().sort((x, y) => y - x))
+      assert.deepStrictEqual(yield* claimMine, [])
+      // the foreign ready set is untouched, and no claim walked it
+      assert.strictEqual(yield* Effect.promise(() => raw.zcard(`${base}r:default\nforeign`)), 10_000)
+      assert.strictEqual((yield* b.stats()).pending, 10_000)
+      // 11 claims of one small ready set each (a scan of 10,000 foreign tasks would cost each ~10 ms)
+      assert.isBelow(millis, 2000)
+      yield* Effect.logInfo(`redis: 11 named claims next to 10,000 due foreign tasks took ${millis} ms`)
+    }).pipe(Effect.scoped))
+
   it.effect("the same id enqueued again (a command resent after a reconnect) stands for itself", () =>
     Effect.gen(function*() {
       const b = yield* Backend
@@ -162,7 +199,7 @@ describe("RedisBackend port", () => {
       yield* Effect.promise(() => raw.del(`sitq:{${prefix}}:meta`))
       yield* Layer.build(RedisBackend.layer({ url: redisUrl(), prefix })).pipe(Effect.scoped)
       yield* Layer.build(RedisBackend.layer({ url: redisUrl(), prefix })).pipe(Effect.scoped)
-      assert.strictEqual(yield* Effect.promise(() => raw.hget(`sitq:{${prefix}}:meta`, "version")), "1")
+      assert.strictEqual(yield* Effect.promise(() => raw.hget(`sitq:{${prefix}}:meta`, "version")), "2")
     }).pipe(Effect.scoped))
 
   it.live("layerConfig reads the options from Config", () =>

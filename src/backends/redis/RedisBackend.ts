@@ -68,7 +68,16 @@ export type Options = Connection & {
 }
 
 /** The version of the key layout described in `./scripts.ts`, kept in `sitq:{prefix}:meta`. */
-const LAYOUT_VERSION = "1"
+const LAYOUT_VERSION = "2"
+
+/**
+ * The scope arguments of the claim and nextWakeAt scripts: named ("1"/"0"), the queue count, the
+ * queues, then the names.
+ */
+const scope = (queues: ReadonlyArray<string>, names: ReadonlyArray<string> | undefined): Array<string> => {
+  const qs = Array.from(new Set(queues))
+  return [names === undefined ? "0" : "1", String(qs.length), ...qs, ...(names ?? [])]
+}
 
 type Arg = string | Buffer | number
 
@@ -437,7 +446,7 @@ export const make = (options: Options): Effect.Effect<Backend.Backend, BackendEr
           request.owner,
           request.limit,
           String(leaseUntil),
-          ...new Set(request.queues)
+          ...scope(request.queues, request.names)
         ]).pipe(Effect.map((reply) => {
           const out: Array<Backend.TaskRecord> = []
           if (Array.isArray(reply)) {
@@ -534,7 +543,9 @@ export const make = (options: Options): Effect.Effect<Backend.Backend, BackendEr
         filter.name === undefined ? "0" : "1",
         filter.name ?? "",
         filter.limit === undefined ? -1 : Math.max(0, Math.floor(filter.limit)),
-        filter.newestFirst === true ? "1" : "0"
+        filter.newestFirst === true ? "1" : "0",
+        filter.after ?? "",
+        filter.before ?? ""
       ]).pipe(Effect.map(toRecords))
 
     const stats: Backend.Backend["stats"] = (queue) =>
@@ -562,8 +573,8 @@ export const make = (options: Options): Effect.Effect<Backend.Backend, BackendEr
       return step(1, 0, 0)
     }
 
-    const nextWakeAt: Backend.Backend["nextWakeAt"] = (queues) =>
-      run(scripts.nextWakeAt, queues).pipe(
+    const nextWakeAt: Backend.Backend["nextWakeAt"] = (queues, names) =>
+      run(scripts.nextWakeAt, scope(queues, names)).pipe(
         Effect.map((reply) => reply === null || reply === undefined ? Option.none() : Option.some(Number(str(reply))))
       )
 

@@ -19,9 +19,13 @@
  * - `sitq:{p}:st:<status>`   zset seq -> id of finished tasks (success, failed, cancelled): list by
  *                            status, purge; live tasks are listed through `all`
  * - `sitq:{p}:d:<queue>`     zset runAt -> id: pending tasks not yet due when scheduled
- * - `sitq:{p}:r:<queue>`     zset -priority -> rm: due pending tasks; `rm` is
- *                            `%015d(runAt) %016d(seq) id`, so members of one priority sort by
- *                            runAt, then enqueue sequence (ZSET ties order members bytewise)
+ * - `sitq:{p}:r:<queue>\n<name>` zset -priority -> rm: due pending tasks of one task name (a
+ *                            claim for some names reads only their sets, so due tasks of other
+ *                            names cost it nothing); `rm` is `%015d(runAt) %016d(seq) id`, so
+ *                            members of one priority sort by runAt, then enqueue sequence (ZSET
+ *                            ties order members bytewise, across the sets of several names too)
+ * - `sitq:{p}:n:<queue>`     set of the task names that have had a ready set in the queue (a
+ *                            claim of every name reads the ready sets of all of them)
  * - `sitq:{p}:f:<queue>`     zset leaseUntil -> id: running tasks (lease recovery, nextWakeAt)
  * - `sitq:{p}:exp`           zset expiry (Redis server ms) -> "<status>\n<queue>\n<id>": finished
  *                            tasks whose hash carries a PEXPIRE; swept from the indexes when due
@@ -40,6 +44,12 @@ local INSTANCE = ARGV[2]
 local CH = B .. 'events'
 local function tk(id) return B .. 't:' .. id end
 local function qk(kind, q) return B .. kind .. ':' .. q end
+local function rk(q, name) return B .. 'r:' .. q .. '\\n' .. name end
+-- a due pending task into its (queue, name) ready set
+local function ready_add(q, name, prio, rm)
+  redis.call('ZADD', rk(q, name), -tonumber(prio), rm)
+  redis.call('SADD', qk('n', q), name)
+end
 local function ready_member(run_at, seq, id)
   local r = math.floor(tonumber(run_at))
   if r < 0 then r = 0 end
@@ -93,18 +103,18 @@ local function zmany(cmd, key, args)
   end
 end
 -- puts a pending task where claim finds it: ready when due, delayed otherwise
-local function schedule(id, q, prio, run_at, rm, now)
+local function schedule(id, q, name, prio, run_at, rm, now)
   if tonumber(run_at) <= now then
-    redis.call('ZADD', qk('r', q), -tonumber(prio), rm)
+    ready_add(q, name, prio, rm)
   else
     redis.call('ZADD', qk('d', q), run_at, id)
   end
 end
 -- takes a task out of every scheduling index of its queue
-local function unschedule(id, q, rm)
+local function unschedule(id, q, name, rm)
   redis.call('ZREM', qk('d', q), id)
   redis.call('ZREM', qk('f', q), id)
-  if rm then redis.call('ZREM', qk('r', q), rm) end
+  if rm then redis.call('ZREM', rk(q, name), rm) end
 end
 local function release_key(id, key)
   if key and key ~= '' and redis.call('HGET', B .. 'dedup', key) == id then
@@ -214,7 +224,7 @@ for _, o in ipairs(plan) do
   all[#all + 1] = seq
   all[#all + 1] = id
   count(q, 'pending', 1)
-  schedule(id, q, prio, run_at, rm, now)
+  schedule(id, q, name, prio, run_at, rm, now)
   if not touched[q] then
     touched[q] = true
     redis.call('SADD', B .. 'queues', q)
@@ -226,7 +236,8 @@ return out
 `
 
 /**
- * ARGV: base, instance, now, owner, limit, leaseUntil, q1..qn.
+ * ARGV: base, instance, now, owner, limit, leaseUntil, named ("1": only the names given; "0":
+ * every name), nq, q1..qn, then the names.
  * Returns the claimed records in claim order, each as the CLAIMED fields (see redis.ts).
  */
 const claim = `
@@ -235,19 +246,20 @@ local now_s = ARGV[3]
 local owner = ARGV[4]
 local limit = tonumber(ARGV[5])
 local until_s = ARGV[6]
+local named = ARGV[7] == '1'
+local nq = tonumber(ARGV[8])
 local PROMOTE = 1000
 sweep(100)
-local cands = {}
-local nq = #ARGV - 6
-for i = 7, #ARGV do
+-- the ready sets to claim from: { key, queue }
+local sets = {}
+for i = 9, 8 + nq do
   local q = ARGV[i]
-  local rk = qk('r', q)
   -- delayed tasks that are due now
   local ids = redis.call('ZRANGEBYSCORE', qk('d', q), '-inf', now_s, 'LIMIT', 0, PROMOTE)
   if #ids > 0 then
     for _, id in ipairs(ids) do
-      local f = redis.call('HMGET', tk(id), 'priority', 'rm', 'status')
-      if f[3] == 'pending' then redis.call('ZADD', rk, -tonumber(f[1]), f[2]) end
+      local f = redis.call('HMGET', tk(id), 'priority', 'rm', 'status', 'name')
+      if f[3] == 'pending' then ready_add(q, f[4], f[1], f[2]) end
     end
     redis.call('ZREM', qk('d', q), unpack(ids))
   end
@@ -256,40 +268,50 @@ for i = 7, #ARGV do
   if #ids > 0 then
     for _, id in ipairs(ids) do
       local t = tk(id)
-      local f = redis.call('HMGET', t, 'priority', 'rm', 'status', 'seq')
+      local f = redis.call('HMGET', t, 'priority', 'rm', 'status', 'seq', 'name')
       if f[3] == 'in_progress' then
         redis.call('HSET', t, 'status', 'pending')
         move_status(id, q, f[4], 'in_progress', 'pending')
-        redis.call('ZADD', rk, -tonumber(f[1]), f[2])
+        ready_add(q, f[5], f[1], f[2])
       end
     end
     redis.call('ZREM', qk('f', q), unpack(ids))
   end
-  if limit > 0 and nq > 1 then
-    local top = redis.call('ZRANGE', rk, 0, limit - 1, 'WITHSCORES')
-    for j = 1, #top, 2 do cands[#cands + 1] = { tonumber(top[j + 1]), top[j], q } end
+  if named then
+    for j = 9 + nq, #ARGV do sets[#sets + 1] = { rk(q, ARGV[j]), q } end
+  else
+    for _, name in ipairs(redis.call('SMEMBERS', qk('n', q))) do sets[#sets + 1] = { rk(q, name), q } end
   end
 end
 local out = {}
 local taken = {}
-if nq == 1 then
-  -- one queue: the candidates are the head of its ready set, in claim order
-  local q = ARGV[7]
-  local popped = redis.call('ZPOPMIN', qk('r', q), limit)
-  for j = 1, #popped, 2 do taken[#taken + 1] = { popped[j], q } end
-else
+if #sets == 1 then
+  -- one ready set: the candidates are its head, in claim order
+  local popped = redis.call('ZPOPMIN', sets[1][1], limit)
+  for j = 1, #popped, 2 do taken[#taken + 1] = { popped[j], sets[1][2] } end
+elseif #sets > 1 and limit > 0 then
+  -- the head of each set, merged in claim order
+  local cands = {}
+  for _, set in ipairs(sets) do
+    local top = redis.call('ZRANGE', set[1], 0, limit - 1, 'WITHSCORES')
+    for j = 1, #top, 2 do cands[#cands + 1] = { tonumber(top[j + 1]), top[j], set[2], set[1] } end
+  end
   table.sort(cands, function(a, b)
     if a[1] ~= b[1] then return a[1] < b[1] end
     return a[2] < b[2]
   end)
   local rem = {}
+  local rem_keys = {}
   for i = 1, math.min(limit, #cands) do
     local c = cands[i]
     taken[#taken + 1] = { c[2], c[3] }
-    if not rem[c[3]] then rem[c[3]] = {} end
-    table.insert(rem[c[3]], c[2])
+    if not rem[c[4]] then
+      rem[c[4]] = {}
+      rem_keys[#rem_keys + 1] = c[4]
+    end
+    table.insert(rem[c[4]], c[2])
   end
-  for q, ms in pairs(rem) do zmany('ZREM', qk('r', q), ms) end
+  for _, key in ipairs(rem_keys) do zmany('ZREM', key, rem[key]) end
 end
 local inflight = {}
 for _, c in ipairs(taken) do
@@ -386,7 +408,7 @@ for _ = 1, n do
   end
   local t = tk(id)
   local f = redis.call('HMGET', t, 'status', 'leaseOwner', 'attempts', 'queue', 'seq', 'key', 'rm', 'priority', 'runAt',
-    'errTag', 'traceback')
+    'errTag', 'traceback', 'name')
   if f[1] == 'in_progress' and f[2] == owner and f[3] == attempt then
     local q, seq = f[4], f[5]
     -- a running task is only in its queue's in-flight set
@@ -441,7 +463,7 @@ for _ = 1, n do
         rm = ready_member(run_at, seq, id)
       end
       move_status(id, q, seq, 'in_progress', 'pending')
-      schedule(id, q, f[8], run_at, rm, now)
+      schedule(id, q, f[12], f[8], run_at, rm, now)
       if not ready[q] then
         ready[q] = true
         ready_list[#ready_list + 1] = q
@@ -465,11 +487,11 @@ local now_s = ARGV[3]
 local retention = tonumber(ARGV[4])
 local id = ARGV[5]
 local t = tk(id)
-local f = redis.call('HMGET', t, 'status', 'queue', 'seq', 'key', 'rm')
+local f = redis.call('HMGET', t, 'status', 'queue', 'seq', 'key', 'rm', 'name')
 if not f[1] then return 'not_found' end
 if not is_live(f[1]) then return 'finished' end
 local q = f[2]
-unschedule(id, q, f[5])
+unschedule(id, q, f[6], f[5])
 redis.call('HSET', t, 'status', 'cancelled', 'finishedAt', now_s)
 move_status(id, q, f[3], f[1], 'cancelled')
 release_key(id, f[4])
@@ -487,7 +509,7 @@ local now = tonumber(ARGV[3])
 local now_s = ARGV[3]
 local id = ARGV[5]
 local t = tk(id)
-local f = redis.call('HMGET', t, 'status', 'queue', 'seq', 'key', 'priority')
+local f = redis.call('HMGET', t, 'status', 'queue', 'seq', 'key', 'priority', 'name')
 if not f[1] then return { 'not_found', '' } end
 if f[1] ~= 'failed' and f[1] ~= 'cancelled' then return { 'not_finished', '' } end
 local key = f[4]
@@ -503,13 +525,14 @@ redis.call('HDEL', t, 'startedAt', 'finishedAt', 'result', 'errTag', 'errMsg', '
   'leaseOwner', 'leaseUntil', 'failureTimes')
 move_status(id, q, seq, f[1], 'pending')
 if key and key ~= '' then redis.call('HSET', B .. 'dedup', key, id) end
-schedule(id, q, f[5], now_s, rm, now)
+schedule(id, q, f[6], f[5], now_s, rm, now)
 publish('R', q)
 return { 'requeued', q }
 `
 
 /**
- * ARGV: base, instance, status ("" any), queue ("" any), hasName, name, limit (-1 all), newestFirst.
+ * ARGV: base, instance, status ("" any), queue ("" any), hasName, name, limit (-1 all), newestFirst,
+ * after ("" none), before ("" none).
  * Returns FIELDS arrays in order.
  */
 const list = `
@@ -517,6 +540,7 @@ sweep(1000)
 local status, queue, has_name, name = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local limit = tonumber(ARGV[7])
 local newest = ARGV[8] == '1'
+local after, before = ARGV[9], ARGV[10]
 local idx = B .. 'all'
 local check_status = status ~= ''
 if status == 'success' or status == 'failed' or status == 'cancelled' then
@@ -525,14 +549,26 @@ if status == 'success' or status == 'failed' or status == 'cancelled' then
 end
 local out = {}
 if limit == 0 then return out end
+-- cursors: the enqueue sequence of their task (its score in 'all'); a task that is gone selects none
+local lo, hi = '-inf', '+inf'
+if after ~= '' then
+  local sc = redis.call('ZSCORE', B .. 'all', after)
+  if not sc then return out end
+  lo = '(' .. sc
+end
+if before ~= '' then
+  local sc = redis.call('ZSCORE', B .. 'all', before)
+  if not sc then return out end
+  hi = '(' .. sc
+end
 local pos = 0
 local CHUNK = 256
 while true do
   local ids
   if newest then
-    ids = redis.call('ZREVRANGE', idx, pos, pos + CHUNK - 1)
+    ids = redis.call('ZREVRANGEBYSCORE', idx, hi, lo, 'LIMIT', pos, CHUNK)
   else
-    ids = redis.call('ZRANGE', idx, pos, pos + CHUNK - 1)
+    ids = redis.call('ZRANGEBYSCORE', idx, lo, hi, 'LIMIT', pos, CHUNK)
   end
   if #ids == 0 then break end
   for _, id in ipairs(ids) do
@@ -644,18 +680,29 @@ local function consider(v)
     end
   end
 end
-for i = 3, #ARGV do
+local named = ARGV[3] == '1'
+local nq = tonumber(ARGV[4])
+for i = 5, 4 + nq do
   local q = ARGV[i]
+  -- not yet due and running tasks of every name: an earlier hint at most (a claim then moves a
+  -- due task of another name to its own ready set, which this worker does not read)
   local d = redis.call('ZRANGE', qk('d', q), 0, 0, 'WITHSCORES')
   if #d > 0 then consider(d[2]) end
   local f = redis.call('ZRANGE', qk('f', q), 0, 0, 'WITHSCORES')
   if #f > 0 then consider(f[2]) end
-  -- ready: the head of each priority level has that level's earliest runAt
-  local rk = qk('r', q)
-  local head = redis.call('ZRANGE', rk, 0, 0, 'WITHSCORES')
-  while #head > 0 do
-    consider(redis.call('HGET', tk(string.sub(head[1], 32)), 'runAt'))
-    head = redis.call('ZRANGEBYSCORE', rk, '(' .. head[2], '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  -- ready: the head of each priority level of each name has that level's earliest runAt
+  local keys = {}
+  if named then
+    for j = 5 + nq, #ARGV do keys[#keys + 1] = rk(q, ARGV[j]) end
+  else
+    for _, name in ipairs(redis.call('SMEMBERS', qk('n', q))) do keys[#keys + 1] = rk(q, name) end
+  end
+  for _, key in ipairs(keys) do
+    local head = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    while #head > 0 do
+      consider(redis.call('HGET', tk(string.sub(head[1], 32)), 'runAt'))
+      head = redis.call('ZRANGEBYSCORE', key, '(' .. head[2], '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+    end
   end
 end
 return best_s
