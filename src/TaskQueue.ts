@@ -221,7 +221,11 @@ export interface TaskQueueService {
    * dedup key that another pending or running task holds now (at most one live task per key).
    */
   readonly retry: (id: string) => Effect.Effect<boolean, TaskNotFound | BackendError>
-  /** Lists tasks in enqueue order. */
+  /**
+   * Lists tasks in enqueue order (newest first with `newestFirst`), filtered by status, name and
+   * queue, up to `limit`. Pages by cursor: pass the last id of a page as `after` for the next page
+   * oldest first, or as `before` newest first.
+   */
   readonly list: (filter?: B.ListFilter) => Effect.Effect<ReadonlyArray<TaskInfo>, BackendError>
   /** Counts tasks per status. */
   readonly stats: (queue?: string) => Effect.Effect<B.Stats, BackendError>
