@@ -1,0 +1,94 @@
+/**
+ * The program every pool thread and pool child runs. It loads the handler modules by URL (once
+ * each) and calls their plain sync or async functions with the encoded payload and the attempt's
+ * context, one call at a time. A thrown value goes back in a cloneable form so that the pool can
+ * match it against the task's failure schema. It holds no Effect runtime: a member starts fast and
+ * a call costs one message each way.
+ *
+ * A child also leaves when its parent's IPC channel closes (the pool closed it, or the parent died
+ * without closing the pool) as soon as it is not busy.
+ *
+ * @internal
+ */
+import { parentPort } from "node:worker_threads"
+import type { CallFailure, Reply, Request } from "./protocol.js"
+
+type Module = Readonly<Record<string, unknown>>
+
+const render = (value: unknown): string => {
+  if (value instanceof Error) return value.stack ?? `${value.name}: ${value.message}`
+  if (typeof value === "object" && value !== null) {
+    try {
+      return JSON.stringify(value)
+    } catch {
+      return String(value)
+    }
+  }
+  return String(value)
+}
+
+/** The thrown value as plain data: an Error's own fields plus its name, message and stack. */
+const cloneable = (value: unknown): unknown => {
+  const plain = value instanceof Error
+    ? { ...value, name: value.name, message: value.message, stack: value.stack }
+    : value
+  try {
+    return structuredClone(plain)
+  } catch {
+    return render(value)
+  }
+}
+
+const post: (reply: Reply) => void = parentPort === null
+  ? (reply) => void process.send?.(reply)
+  : (reply) => parentPort!.postMessage(reply)
+
+const modules = new Map<string, Promise<Module>>()
+
+const load = (url: string): Promise<Module> => {
+  let module = modules.get(url)
+  if (module === undefined) {
+    module = import(url) as Promise<Module>
+    modules.set(url, module)
+    // A module that failed to load may load later (it was being written, say).
+    module.catch(() => modules.delete(url))
+  }
+  return module
+}
+
+const run = async ([seq, call]: Request): Promise<Reply> => {
+  let module: Module
+  try {
+    module = await load(call.module)
+  } catch (cause) {
+    return [seq, 1, { _tag: "Module", message: `could not load ${call.module}: ${render(cause)}` }]
+  }
+  const fn = module[call.export]
+  if (typeof fn !== "function") {
+    return [seq, 1, { _tag: "Module", message: `${call.module} has no exported function '${call.export}'` }]
+  }
+  try {
+    return [seq, 0, await (fn as (payload: unknown, context: unknown) => unknown)(call.payload, call.context)]
+  } catch (thrown) {
+    const failure: CallFailure = { _tag: "Thrown", value: cloneable(thrown), rendered: render(thrown) }
+    return [seq, 1, failure]
+  }
+}
+
+const onRequest = (request: Request): void => {
+  void run(request).then((reply) => {
+    try {
+      post(reply)
+    } catch (cause) {
+      post([request[0], 1, { _tag: "Protocol", message: `the result could not be sent back: ${render(cause)}` }])
+    }
+  })
+}
+
+if (parentPort === null) {
+  process.on("message", onRequest)
+  process.once("disconnect", () => process.exit(0))
+} else {
+  parentPort.on("message", onRequest)
+}
+post(["ready"])
