@@ -1,0 +1,67 @@
+/**
+ * A timeout or a cancellation stops the work itself, not just the wait for it: the thread is
+ * terminated or the child killed (its pid is gone), the busy loop stops writing its ticks, and the
+ * pool starts a new member in its place.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Schema } from "effect"
+import { join } from "node:path"
+import { ProcessPool, ThreadPool } from "../../src/executors.js"
+import { Task, TaskCancelled, TaskFailed, TaskQueue, TaskTimeout, Worker } from "../../src/index.js"
+import { alive, awaitTicks, backends, BurnPayload, eventually, stopped, tempDir, work } from "./helpers.js"
+
+const Burn = Task.make("stop_burn", { payload: BurnPayload, success: Schema.Number, timeout: "1 second" })
+const Endless = Task.make("stop_endless", { payload: BurnPayload, success: Schema.Number })
+
+const cases = [
+  { name: "thread pool, memory", pool: ThreadPool, backend: backends.memory },
+  { name: "process pool, SQLite", pool: ProcessPool, backend: backends.sqlite }
+] as const
+
+describe("executors: timeouts and cancellations stop the work", () => {
+  for (const { backend, name, pool: Pool } of cases) {
+    it.scopedLive(`${name}: a timeout terminates the member and a cancellation too`, () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir
+        const queue = yield* TaskQueue
+        const pool = yield* Pool.make({ size: 1 })
+        const first = yield* pool.members
+        yield* Worker.make({
+          handlers: [
+            Pool.handler(Burn, { module: work, export: "burn" }),
+            Pool.handler(Endless, { module: work, export: "burn" })
+          ],
+          pollInterval: "100 millis"
+        }).pipe(Effect.provideService(Pool, pool))
+
+        // A timeout: the attempt ends with TaskTimeout once the member is gone.
+        const timedFile = join(dir, "timed.json")
+        const timed = yield* queue.enqueue(Burn, { millis: 60_000, file: timedFile })
+        const failed = yield* Effect.flip(queue.join(Burn, timed, { timeout: "30 seconds" }))
+        assert.instanceOf(failed, TaskFailed)
+        assert.instanceOf((failed as TaskFailed).failure, TaskTimeout)
+        const runner = (yield* readRunner(timedFile))
+        assert.isTrue(yield* stopped(timedFile), "the busy loop still runs after the timeout")
+        if (Pool === ProcessPool) assert.isFalse(alive(runner.pid), `child ${runner.pid} is still running`)
+        else assert.notInclude(yield* pool.members, runner.threadId)
+        assert.notInclude(yield* pool.members, first[0])
+
+        // The pool replaced it: the next task runs, and a cancellation stops it the same way.
+        const cancelledFile = join(dir, "cancelled.json")
+        const cancelled = yield* queue.enqueue(Endless, { millis: 60_000, file: cancelledFile })
+        const busy = yield* awaitTicks(cancelledFile)
+        assert.isTrue(yield* queue.cancel(cancelled))
+        const error = yield* Effect.flip(queue.join(Endless, cancelled, { timeout: "30 seconds" }))
+        assert.instanceOf(error, TaskCancelled)
+        assert.isTrue(yield* stopped(cancelledFile), "the busy loop still runs after the cancellation")
+        if (Pool === ProcessPool) {
+          assert.notStrictEqual(busy.pid, runner.pid)
+          assert.isTrue(yield* eventually(Effect.sync(() => !alive(busy.pid))), `child ${busy.pid} is still running`)
+        }
+        assert.isTrue(yield* eventually(Effect.map(pool.members, (m) => m.length === 1)))
+        assert.strictEqual(yield* pool.started, 3)
+      }).pipe(Effect.provide(backend)), 90_000)
+  }
+})
+
+const readRunner = (file: string) => awaitTicks(file, 1)
