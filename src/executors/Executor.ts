@@ -65,6 +65,11 @@ export interface PoolOptions {
   readonly env?: Readonly<Record<string, string>> | undefined
   /** Node options of the members (default: this process's `execArgv`). */
   readonly execArgv?: ReadonlyArray<string> | undefined
+  /**
+   * Handler modules every member imports before it takes calls, so that loading them does not
+   * count against the first task's timeout (each module is imported once per member either way).
+   */
+  readonly preload?: ReadonlyArray<URL | string> | undefined
 }
 
 /**
@@ -106,7 +111,8 @@ export class Thrown extends Data.TaggedError("sitq/Thrown")<{
   readonly message: string
 }> {}
 
-const href = (module: URL | string): string => (typeof module === "string" ? module : module.href)
+/** @internal */
+export const href = (module: URL | string): string => (typeof module === "string" ? module : module.href)
 
 /**
  * A handler for `task` that runs `target` on the pool behind `tag`. Used by `ThreadPool.handler`

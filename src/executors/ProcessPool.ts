@@ -36,8 +36,8 @@ import type * as Task from "../Task.js"
  */
 export interface ProcessPoolOptions extends PoolOptions {}
 
-const spawn = (options: ProcessPoolOptions) => (): ChildProcess =>
-  spawnChild(process.execPath, [...(options.execArgv ?? process.execArgv), "--eval", Internal.bootstrap], {
+const spawn = (options: ProcessPoolOptions) => (args: ReadonlyArray<string>): ChildProcess =>
+  spawnChild(process.execPath, [...(options.execArgv ?? process.execArgv), "--eval", Internal.bootstrap, ...args], {
     // stdin closed; the child's output is this process's; messages by structured clone.
     stdio: ["ignore", "inherit", "inherit", "ipc"],
     serialization: "advanced",

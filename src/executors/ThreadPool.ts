@@ -40,9 +40,10 @@ export interface ThreadPoolOptions extends PoolOptions {
   readonly resourceLimits?: ResourceLimits | undefined
 }
 
-const spawn = (options: ThreadPoolOptions) => (): Thread =>
+const spawn = (options: ThreadPoolOptions) => (args: ReadonlyArray<string>): Thread =>
   new Thread(Internal.bootstrap, {
     eval: true,
+    argv: [...args],
     env: options.env === undefined ? SHARE_ENV : { ...options.env },
     ...(options.execArgv === undefined ? {} : { execArgv: [...options.execArgv] }),
     ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits })

@@ -6,10 +6,10 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Ref, Schedule, Schema } from "effect"
-import { ProcessPool, ThreadPool } from "../../src/executors.js"
+import { Executor, ProcessPool, ThreadPool } from "../../src/executors.js"
 import type { RetryInput } from "../../src/index.js"
 import { Task, TaskDefect, TaskFailed, TaskQueue, Worker } from "../../src/index.js"
-import { backends, work } from "./helpers.js"
+import { backends, TestPool, work } from "./helpers.js"
 
 class Rejected extends Schema.TaggedError<Rejected>()("Rejected", { reason: Schema.String }) {}
 
@@ -33,7 +33,7 @@ const Reject = Task.make("crash_reject", {
 const cases = [
   {
     name: "thread pool, memory",
-    pool: ThreadPool,
+    make: () => ThreadPool.make({ size: 1, preload: [work], resourceLimits: { maxOldGenerationSizeMb: 32 } }),
     backend: backends.memory,
     crashes: [
       ["throw", "TaskDefect: task 'crash_throw' died: ", "boom on the first attempt", false],
@@ -44,7 +44,7 @@ const cases = [
   },
   {
     name: "process pool, SQLite",
-    pool: ProcessPool,
+    make: () => ProcessPool.make({ size: 1, preload: [work] }),
     backend: backends.sqlite,
     crashes: [
       ["throw", "TaskDefect: task 'crash_throw' died: ", "boom on the first attempt", false],
@@ -55,22 +55,20 @@ const cases = [
 ] as const
 
 describe("executors: crashes", () => {
-  for (const { backend, crashes, name, pool: Pool } of cases) {
+  for (const { backend, crashes, make, name } of cases) {
     it.scopedLive(`${name}: each crash is a defect or a timeout, retried on a new member`, () =>
       Effect.gen(function*() {
         const queue = yield* TaskQueue
-        const pool = Pool === ThreadPool
-          ? yield* ThreadPool.make({ size: 1, resourceLimits: { maxOldGenerationSizeMb: 32 } })
-          : yield* ProcessPool.make({ size: 1 })
+        const pool = yield* make()
         const seen = yield* Ref.make<ReadonlyArray<string>>([])
         const tasks = crashes.map(([how]) => crashing(how, seen))
         yield* Worker.make({
           handlers: [
-            ...tasks.map((task) => Pool.handler(task, { module: work, export: "crashOnce" })),
-            Pool.handler(Reject, { module: work, export: "reject" })
+            ...tasks.map((task) => Executor.handler(TestPool, task, { module: work, export: "crashOnce" })),
+            Executor.handler(TestPool, Reject, { module: work, export: "reject" })
           ],
           pollInterval: "100 millis"
-        }).pipe(Effect.provideService(Pool, pool))
+        }).pipe(Effect.provideService(TestPool, pool))
 
         for (const [i, [how, prefix, detail, replaced]] of crashes.entries()) {
           yield* Ref.set(seen, [])

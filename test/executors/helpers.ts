@@ -3,12 +3,15 @@
  * (memory and SQLite), and probes for "does this work still go on" (a ticks file the busy loop
  * rewrites every ~20 ms) and "is this process still alive".
  */
-import { Effect, Layer, Schema } from "effect"
+import type { Duration } from "effect"
+import { Context, Effect, Layer, Schema } from "effect"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { Backend } from "../../src/Backend.js"
 import { SqliteBackend } from "../../src/backends/sqlite.js"
+import type { ExecutorPool } from "../../src/executors.js"
+import { ProcessPool, ThreadPool } from "../../src/executors.js"
 import { MemoryBackend, Serializer, TaskQueue } from "../../src/index.js"
 
 /** The module of plain functions the pools run. */
@@ -37,11 +40,7 @@ export const backends = {
 export const readTicks = (file: string): Effect.Effect<{ pid: number; threadId: number; ticks: number } | undefined> =>
   Effect.sync(() => {
     if (!existsSync(file)) return undefined
-    try {
-      return JSON.parse(readFileSync(file, "utf8"))
-    } catch {
-      return undefined // caught mid-write
-    }
+    return JSON.parse(readFileSync(file, "utf8"))
   })
 
 /** Waits (up to `tries` × 50 ms) until the busy loop has written at least once. */
@@ -56,12 +55,13 @@ export const awaitTicks = (file: string, tries = 400) =>
   })
 
 /** True when the busy loop wrote nothing new for `quiet` (the work stopped). */
-export const stopped = (file: string, quiet = "400 millis") =>
+export const stopped = (file: string, quiet: Duration.DurationInput = "400 millis") =>
   Effect.gen(function*() {
-    const before = yield* readTicks(file)
+    const read = Effect.sync(() => (existsSync(file) ? readFileSync(file, "utf8") : undefined))
+    const before = yield* read
     yield* Effect.sleep(quiet)
-    const after = yield* readTicks(file)
-    return before !== undefined && after !== undefined && before.ticks === after.ticks
+    const after = yield* read
+    return before !== undefined && before === after
   })
 
 /** Whether a process with this pid exists. */
@@ -83,3 +83,12 @@ export const eventually = <E, R>(check: Effect.Effect<boolean, E, R>, tries = 20
     }
     return false
   })
+
+/** The pool a test runs its handlers on (`Executor.handler(TestPool, …)`), a thread or a process pool. */
+export class TestPool extends Context.Tag("test/executors/TestPool")<TestPool, ExecutorPool>() {}
+
+/** The two pools, each on one of the two backends. */
+export const cases = [
+  { name: "thread pool, memory", kind: "thread", make: ThreadPool.make, backend: backends.memory },
+  { name: "process pool, SQLite", kind: "process", make: ProcessPool.make, backend: backends.sqlite }
+] as const

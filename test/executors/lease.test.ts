@@ -10,28 +10,24 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Ref, Schema } from "effect"
 import { join } from "node:path"
-import { ProcessPool, ThreadPool } from "../../src/executors.js"
+import { Executor } from "../../src/executors.js"
 import { Task, TaskQueue, Worker } from "../../src/index.js"
-import { awaitTicks, backends, BurnPayload, tempDir, work } from "./helpers.js"
+import { awaitTicks, BurnPayload, cases, tempDir, TestPool, work } from "./helpers.js"
 
 const Burn = Task.make("lease_burn", { payload: BurnPayload, success: Schema.Number })
 const Ping = Task.make("lease_ping", { payload: Schema.Number, success: Schema.Number, queue: "fast" })
 
-const cases = [
-  { name: "process pool, SQLite", pool: ProcessPool, backend: backends.sqlite },
-  { name: "thread pool, memory", pool: ThreadPool, backend: backends.memory }
-] as const
 
 describe("executors: a busy pool does not block the worker", () => {
-  for (const { backend, name, pool: Pool } of cases) {
+  for (const { backend, make, name } of cases) {
     it.scopedLive(`${name}: leases are kept and an async task finishes at once`, () =>
       Effect.gen(function*() {
         const dir = yield* tempDir
         const queue = yield* TaskQueue
-        const pool = yield* Pool.make({ size: 2 })
+        const pool = yield* make({ size: 2, preload: [work] })
         yield* Worker.make({
           handlers: [
-            Pool.handler(Burn, { module: work, export: "burn" }),
+            Executor.handler(TestPool, Burn, { module: work, export: "burn" }),
             Task.handler(Ping, (n) => Effect.succeed(n + 1))
           ],
           queues: ["default", "fast"],
@@ -39,7 +35,7 @@ describe("executors: a busy pool does not block the worker", () => {
           leaseDuration: "2 seconds",
           pollInterval: "100 millis",
           workerId: "owner"
-        }).pipe(Effect.provideService(Pool, pool))
+        }).pipe(Effect.provideService(TestPool, pool))
 
         const files = [join(dir, "a.json"), join(dir, "b.json")]
         const ids = yield* Effect.forEach(files, (file) => queue.enqueue(Burn, { millis: 3000, file }))

@@ -6,33 +6,29 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import { join } from "node:path"
-import { ProcessPool, ThreadPool } from "../../src/executors.js"
+import { Executor } from "../../src/executors.js"
 import { Task, TaskCancelled, TaskFailed, TaskQueue, TaskTimeout, Worker } from "../../src/index.js"
-import { alive, awaitTicks, backends, BurnPayload, eventually, stopped, tempDir, work } from "./helpers.js"
+import { alive, awaitTicks, BurnPayload, cases, eventually, stopped, tempDir, TestPool, work } from "./helpers.js"
 
 const Burn = Task.make("stop_burn", { payload: BurnPayload, success: Schema.Number, timeout: "1 second" })
 const Endless = Task.make("stop_endless", { payload: BurnPayload, success: Schema.Number })
 
-const cases = [
-  { name: "thread pool, memory", pool: ThreadPool, backend: backends.memory },
-  { name: "process pool, SQLite", pool: ProcessPool, backend: backends.sqlite }
-] as const
 
 describe("executors: timeouts and cancellations stop the work", () => {
-  for (const { backend, name, pool: Pool } of cases) {
+  for (const { backend, kind, make, name } of cases) {
     it.scopedLive(`${name}: a timeout terminates the member and a cancellation too`, () =>
       Effect.gen(function*() {
         const dir = yield* tempDir
         const queue = yield* TaskQueue
-        const pool = yield* Pool.make({ size: 1 })
+        const pool = yield* make({ size: 1, preload: [work] })
         const first = yield* pool.members
         yield* Worker.make({
           handlers: [
-            Pool.handler(Burn, { module: work, export: "burn" }),
-            Pool.handler(Endless, { module: work, export: "burn" })
+            Executor.handler(TestPool, Burn, { module: work, export: "burn" }),
+            Executor.handler(TestPool, Endless, { module: work, export: "burn" })
           ],
           pollInterval: "100 millis"
-        }).pipe(Effect.provideService(Pool, pool))
+        }).pipe(Effect.provideService(TestPool, pool))
 
         // A timeout: the attempt ends with TaskTimeout once the member is gone.
         const timedFile = join(dir, "timed.json")
@@ -42,7 +38,7 @@ describe("executors: timeouts and cancellations stop the work", () => {
         assert.instanceOf((failed as TaskFailed).failure, TaskTimeout)
         const runner = (yield* readRunner(timedFile))
         assert.isTrue(yield* stopped(timedFile), "the busy loop still runs after the timeout")
-        if (Pool === ProcessPool) assert.isFalse(alive(runner.pid), `child ${runner.pid} is still running`)
+        if (kind === "process") assert.isFalse(alive(runner.pid), `child ${runner.pid} is still running`)
         else assert.notInclude(yield* pool.members, runner.threadId)
         assert.notInclude(yield* pool.members, first[0])
 
@@ -54,7 +50,7 @@ describe("executors: timeouts and cancellations stop the work", () => {
         const error = yield* Effect.flip(queue.join(Endless, cancelled, { timeout: "30 seconds" }))
         assert.instanceOf(error, TaskCancelled)
         assert.isTrue(yield* stopped(cancelledFile), "the busy loop still runs after the cancellation")
-        if (Pool === ProcessPool) {
+        if (kind === "process") {
           assert.notStrictEqual(busy.pid, runner.pid)
           assert.isTrue(yield* eventually(Effect.sync(() => !alive(busy.pid))), `child ${busy.pid} is still running`)
         }

@@ -20,10 +20,10 @@ import { availableParallelism } from "node:os"
 import { pathToFileURL } from "node:url"
 import type { Worker as Thread } from "node:worker_threads"
 import type { ExecutorPool, PoolOptions } from "../Executor.js"
-import { ExecutorError, Thrown } from "../Executor.js"
-import type { Call, CallFailure, Reply, Request } from "./protocol.js"
+import { ExecutorError, href, Thrown } from "../Executor.js"
+import { type Call, type CallFailure, preloadArg, type Reply, type Request } from "./protocol.js"
 
-/** What `spawn` starts: a thread or a child process running {@link bootstrap}. */
+/** What `spawn` starts: a thread or a child process running {@link bootstrap} with these arguments. */
 export type Handle = Thread | ChildProcess
 
 const isThread = (handle: Handle): handle is Thread => "terminate" in handle
@@ -67,11 +67,12 @@ const describe = (error: unknown): string => (error instanceof Error ? error.mes
 export const make = (
   kind: ExecutorPool["kind"],
   options: PoolOptions,
-  spawn: () => Handle
+  spawn: (args: ReadonlyArray<string>) => Handle
 ): Effect.Effect<ExecutorPool, ExecutorError, Scope.Scope> =>
   Effect.gen(function*() {
     const size = Math.max(1, Math.floor(options.size ?? availableParallelism()))
     const startTimeout = Duration.decode(options.startTimeout ?? "60 seconds")
+    const args = (options.preload ?? []).map((module) => preloadArg + href(module))
     const idle = yield* Queue.unbounded<Member>()
     const members = new Set<Member>()
     const replacements = yield* FiberSet.make<void, never>()
@@ -106,7 +107,7 @@ export const make = (
 
     /** Starts one member and waits until its runner is loaded. */
     const startMember: Effect.Effect<Member, ExecutorError> = Effect.suspend(() => {
-      const handle = spawn()
+      const handle = spawn(args)
       const member: Member = {
         handle,
         id: isThread(handle) ? handle.threadId : handle.pid ?? -1,

@@ -40,3 +40,6 @@ export type Reply =
   | readonly [ready: "ready"]
   | readonly [seq: number, ok: 0, value: unknown]
   | readonly [seq: number, failed: 1, failure: CallFailure]
+
+/** The argument by which a member learns of a module to import before it reports ready. */
+export const preloadArg = "sitq-preload="

@@ -11,7 +11,7 @@
  * @internal
  */
 import { parentPort } from "node:worker_threads"
-import type { CallFailure, Reply, Request } from "./protocol.js"
+import { type CallFailure, preloadArg, type Reply, type Request } from "./protocol.js"
 
 type Module = Readonly<Record<string, unknown>>
 
@@ -91,4 +91,7 @@ if (parentPort === null) {
 } else {
   parentPort.on("message", onRequest)
 }
-post(["ready"])
+// Modules named with `preload` are imported before the first call; one that fails to load reports
+// its error to the call that uses it.
+const preload = process.argv.filter((arg) => arg.startsWith(preloadArg)).map((arg) => arg.slice(preloadArg.length))
+void Promise.allSettled(preload.map(load)).then(() => post(["ready"]))
