@@ -44,7 +44,7 @@ export interface ExecutorPool {
    * or the module could not be used. Interrupting it terminates the thread / kills the child.
    */
   readonly run: (call: Call) => Effect.Effect<unknown, Thrown | ExecutorError>
-  /** The members alive now: the pid of each child, or the `threadId` of each thread. */
+  /** The members ready now (started, not stopped): the pid of each child, or the `threadId` of each thread. */
   readonly members: Effect.Effect<ReadonlyArray<number>>
   /** How many threads or children the pool has started so far (replacements included). */
   readonly started: Effect.Effect<number>

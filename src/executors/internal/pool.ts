@@ -164,17 +164,19 @@ export const make = (
         )
       ),
       Effect.retry(Schedule.spaced("1 second")),
+      Effect.interruptible,
       Effect.flatMap((member) => Queue.offer(idle, member)),
       Effect.asVoid,
       Effect.orDie
     )
 
-    // Closing: no more replacements, then every member leaves (finalizers run in reverse, so this
-    // runs before the replacement fibers are interrupted and the queue is dropped).
+    // Closing: no more replacements (those starting are interrupted), then every member leaves.
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {
         closing = true
-        return Effect.forEach(Array.from(members), stop, { concurrency: "unbounded", discard: true })
+        return FiberSet.clear(replacements).pipe(
+          Effect.zipRight(Effect.forEach(Array.from(members), stop, { concurrency: "unbounded", discard: true }))
+        )
       })
     )
 
@@ -217,7 +219,7 @@ export const make = (
       kind,
       size,
       run,
-      members: Effect.sync(() => Array.from(members, (member) => member.id)),
+      members: Effect.sync(() => Array.from(members).filter((m) => m.ready && !m.done).map((m) => m.id)),
       started: Effect.sync(() => started)
     } satisfies ExecutorPool
   })
