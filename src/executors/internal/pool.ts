@@ -170,11 +170,13 @@ export const make = (
       Effect.orDie
     )
 
-    // Closing: no more replacements (those starting are interrupted), then every member leaves.
+    // Closing: no more replacements (those starting are interrupted), calls still waiting for a
+    // member are interrupted, then every member leaves.
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {
         closing = true
         return FiberSet.clear(replacements).pipe(
+          Effect.zipRight(Queue.shutdown(idle)),
           Effect.zipRight(Effect.forEach(Array.from(members), stop, { concurrency: "unbounded", discard: true }))
         )
       })
@@ -211,7 +213,7 @@ export const make = (
       Effect.uninterruptibleMask((restore) =>
         Effect.flatMap(restore(take), (member) =>
           restore(dispatch(member, call)).pipe(
-            Effect.ensuring(Effect.suspend(() => (member.done ? Effect.void : Queue.offer(idle, member))))
+            Effect.ensuring(Effect.suspend(() => (member.done || closing ? Effect.void : Queue.offer(idle, member))))
           ))
       )
 
