@@ -44,11 +44,16 @@ const post: (reply: Reply) => void = parentPort === null
   : (reply) => parentPort!.postMessage(reply)
 
 const modules = new Map<string, Promise<Module>>()
+/** The modules loaded so far: a call to one of them runs without waiting for a promise. */
+const loaded = new Map<string, Module>()
 
 const load = (url: string): Promise<Module> => {
   let module = modules.get(url)
   if (module === undefined) {
-    module = import(url) as Promise<Module>
+    module = (import(url) as Promise<Module>).then((m) => {
+      loaded.set(url, m)
+      return m
+    })
     modules.set(url, module)
     // A module that failed to load may load later (it was being written, say).
     module.catch(() => modules.delete(url))
@@ -56,33 +61,48 @@ const load = (url: string): Promise<Module> => {
   return module
 }
 
-const run = async ([seq, call]: Request): Promise<Reply> => {
-  let module: Module
+const send = (reply: Reply): void => {
   try {
-    module = await load(call.module)
+    post(reply)
   } catch (cause) {
-    return [seq, 1, { _tag: "Module", message: `could not load ${call.module}: ${render(cause)}` }]
-  }
-  const fn = module[call.export]
-  if (typeof fn !== "function") {
-    return [seq, 1, { _tag: "Module", message: `${call.module} has no exported function '${call.export}'` }]
-  }
-  try {
-    return [seq, 0, await (fn as (payload: unknown, context: unknown) => unknown)(call.payload, call.context)]
-  } catch (thrown) {
-    const failure: CallFailure = { _tag: "Thrown", value: cloneable(thrown), rendered: render(thrown) }
-    return [seq, 1, failure]
+    post([reply[0] as number, 1, { _tag: "Protocol", message: `the result could not be sent back: ${render(cause)}` }])
   }
 }
 
+const thrown = (seq: number, value: unknown): Reply => [
+  seq,
+  1,
+  { _tag: "Thrown", value: cloneable(value), rendered: render(value) } satisfies CallFailure
+]
+
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function"
+
 const onRequest = (request: Request): void => {
-  void run(request).then((reply) => {
-    try {
-      post(reply)
-    } catch (cause) {
-      post([request[0], 1, { _tag: "Protocol", message: `the result could not be sent back: ${render(cause)}` }])
-    }
-  })
+  const [seq, call] = request
+  const module = loaded.get(call.module)
+  if (module === undefined) {
+    load(call.module).then(
+      () => onRequest(request),
+      (cause) => send([seq, 1, { _tag: "Module", message: `could not load ${call.module}: ${render(cause)}` }])
+    )
+    return
+  }
+  const fn = module[call.export]
+  if (typeof fn !== "function") {
+    send([seq, 1, { _tag: "Module", message: `${call.module} has no exported function '${call.export}'` }])
+    return
+  }
+  let result: unknown
+  try {
+    result = (fn as (payload: unknown, context: unknown) => unknown)(call.payload, call.context)
+  } catch (error) {
+    send(thrown(seq, error))
+    return
+  }
+  // A synchronous function's result goes back at once; a promise's when it settles.
+  if (isThenable(result)) result.then((value) => send([seq, 0, value]), (error) => send(thrown(seq, error)))
+  else send([seq, 0, result])
 }
 
 if (parentPort === null) {
