@@ -30,6 +30,10 @@ const Reject = Task.make("crash_reject", {
   retry: Schedule.recurs(1).pipe(Schedule.whileInput((error: RetryInput<Rejected>) => error._tag !== "Rejected"))
 })
 
+/** The same task, run by a module that throws an instance of the failure class. */
+const RejectClass = Task.make("crash_reject_class", { payload: Reject.payload, failure: Rejected })
+const rejectModule = new URL("../fixtures/executors/reject.ts", import.meta.url)
+
 const cases = [
   {
     name: "thread pool, memory",
@@ -65,7 +69,8 @@ describe("executors: crashes", () => {
         yield* Worker.make({
           handlers: [
             ...tasks.map((task) => Executor.handler(TestPool, task, { module: work, export: "crashOnce" })),
-            Executor.handler(TestPool, Reject, { module: work, export: "reject" })
+            Executor.handler(TestPool, Reject, { module: work, export: "reject" }),
+            Executor.handler(TestPool, RejectClass, { module: rejectModule, export: "reject" })
           ],
           pollInterval: "100 millis"
         }).pipe(Effect.provideService(TestPool, pool))
@@ -90,6 +95,10 @@ describe("executors: crashes", () => {
         const failure = (typed as TaskFailed).failure
         assert.instanceOf(failure, Rejected)
         assert.strictEqual((failure as Rejected).reason, "not today")
+
+        const instance = yield* Effect.flip(queue.join(RejectClass, yield* queue.enqueue(RejectClass, { typed: true })))
+        assert.instanceOf((instance as TaskFailed).failure, Rejected)
+        assert.strictEqual(((instance as TaskFailed).failure as Rejected).reason, "not today either")
 
         const untypedId = yield* queue.enqueue(Reject, { typed: false })
         const untyped = yield* Effect.flip(queue.join(Reject, untypedId))
