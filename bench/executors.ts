@@ -6,8 +6,8 @@
  *   one after another; on a pool of 2 they run two at a time, so on two free cores the pool is
  *   about 2× faster (floor 1.7×). Each variant runs once to warm up, then is timed (best of 3).
  * - No-op calls straight through `pool.run` on a pool of 2, four in flight (floor 10,000/s for the
- *   thread pool; the process pool is reported), and no-op tasks through a worker whose handler
- *   runs on the pool (the whole path: claim, dispatch, record).
+ *   thread pool; the process pool is reported), and no-op tasks through a worker (concurrency 16)
+ *   whose handler runs on the pool (the whole path: claim, dispatch, record).
  */
 import { Context, Effect, Layer, Schema } from "effect"
 import type { ExecutorPool } from "../src/executors.js"
@@ -35,7 +35,7 @@ const drain = <R>(handler: Handler<R>, payloads: ReadonlyArray<unknown>, task: T
       yield* queue.enqueueMany(task as typeof Fibonacci, payloads.slice(b, b + 1000) as Array<{ n: number }>)
     }
     const t0 = performance.now()
-    const stats = yield* Worker.drain({ handlers: [handler], concurrency: task === Fibonacci ? 2 : 4 })
+    const stats = yield* Worker.drain({ handlers: [handler], concurrency: task === Fibonacci ? 2 : 16 })
     if (stats.succeeded !== payloads.length) {
       return yield* Effect.dieMessage(`processed ${stats.succeeded} of ${payloads.length}`)
     }
@@ -98,7 +98,7 @@ export const benchExecutors = Effect.gen(function*() {
     `| ${FIB_TASKS} × fibonacci(${FIB_N}), worker concurrency 2 (ms) | ${(loop * 1000).toFixed(0)} | ${(thread.fib * 1000).toFixed(0)} (${(loop / thread.fib).toFixed(2)}×) | ${(child.fib * 1000).toFixed(0)} (${(loop / child.fib).toFixed(2)}×) |`
   )
   console.log(`| no-op calls through \`pool.run\`, 4 in flight (calls/s) | — | ${fmt(thread.dispatch)} | ${fmt(child.dispatch)} |`)
-  console.log(`| no-op tasks through a worker, handler on the pool, concurrency 4 (tasks/s) | — | ${fmt(thread.worker)} | ${fmt(child.worker)} |`)
+  console.log(`| no-op tasks through a worker, handler on the pool, concurrency 16 (tasks/s) | — | ${fmt(thread.worker)} | ${fmt(child.worker)} |`)
   printFloors([
     speedUp(`process pool of 2 vs the loop, ${FIB_TASKS} × fibonacci(${FIB_N}) (≥ 1.7×)`, loop, child.fib, 1.7),
     speedUp(`thread pool of 2 vs the loop, ${FIB_TASKS} × fibonacci(${FIB_N}) (≥ 1.7×)`, loop, thread.fib, 1.7),
