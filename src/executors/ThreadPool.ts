@@ -22,7 +22,7 @@
  */
 import type { Effect, Scope } from "effect"
 import { Context, Layer } from "effect"
-import { SHARE_ENV, Worker as Thread } from "node:worker_threads"
+import { Worker as Thread } from "node:worker_threads"
 import type { ResourceLimits } from "node:worker_threads"
 import type { ExecutorError, ExecutorPool, PoolOptions, Target } from "./Executor.js"
 import * as Executor from "./Executor.js"
@@ -44,7 +44,7 @@ const spawn = (options: ThreadPoolOptions) => (args: ReadonlyArray<string>): Thr
   new Thread(Internal.bootstrap, {
     eval: true,
     argv: [...args],
-    env: options.env === undefined ? SHARE_ENV : { ...options.env },
+    ...(options.env === undefined ? {} : { env: { ...options.env } }),
     ...(options.execArgv === undefined ? {} : { execArgv: [...options.execArgv] }),
     ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits })
   })
