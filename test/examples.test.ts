@@ -44,6 +44,17 @@ const examples: ReadonlyArray<readonly [string, ReadonlyArray<string | RegExp>]>
     "rejects with a tagged error: TaskNotFound",
     "Done!"
   ]],
+  ["examples/basic/06_cpu_bound_process.ts", [
+    /In the event loop: +\d+ ms, results 14930352, 14930352, 14930352, 14930352/,
+    /On a process pool of 2: +\d+ ms, results 14930352, 14930352, 14930352, 14930352/,
+    /Speed-up: \d+\.\d+x/
+  ]],
+  ["examples/basic/07_thread_pool.ts", [
+    "Six blocking 300 ms lookups on 3 threads: alpha=5 beta=4 gamma=5 delta=5 epsilon=7 zeta=4",
+    "scrypt hash on a pool thread: a2c4adc7d8b8e077",
+    /A hung call: TaskTimeout \(task 'lookup' .* timed out after 1s\)/,
+    "Pool threads before: 3, after: 3; 1 of them new"
+  ]],
   ["examples/advanced/task_queue_system.ts", [
     "Initial queue stats:\n  pending: 9",
     /⚙ {2}ALERT: disk almost full\n {2}⚙ {2}sending email/,
