@@ -8,7 +8,7 @@ import type { Layer } from "effect"
 import { Schema } from "effect"
 import type { ExecutorError } from "../../src/executors.js"
 import { ProcessPool, ThreadPool } from "../../src/executors.js"
-import type { Backend, Handler, Serializer } from "../../src/index.js"
+import type { Backend, Handler, InvalidOptions, Serializer } from "../../src/index.js"
 import { Task, Worker } from "../../src/index.js"
 
 const Fib = Task.make("fib", { payload: Schema.Number, success: Schema.Number })
@@ -23,7 +23,7 @@ describe("executors: types", () => {
     expectTypeOf(HashLive).toEqualTypeOf<Handler<ThreadPool>>()
 
     const worker = Worker.layer({ handlers: [FibLive, HashLive] })
-    expectTypeOf(worker).toEqualTypeOf<Layer.Layer<Worker, never, Backend.Backend | Serializer | ProcessPool | ThreadPool>>()
+    expectTypeOf(worker).toEqualTypeOf<Layer.Layer<Worker, InvalidOptions, Backend.Backend | Serializer | ProcessPool | ThreadPool>>()
 
     expectTypeOf(ProcessPool.layer({ size: 2 })).toEqualTypeOf<Layer.Layer<ProcessPool, ExecutorError>>()
     expectTypeOf(ThreadPool.layer({ size: 2, resourceLimits: { maxOldGenerationSizeMb: 64 } })).toEqualTypeOf<
