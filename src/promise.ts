@@ -23,6 +23,7 @@
  * ```
  *
  * @since 0.1.0
+ * @module sitq/promise
  */
 import type { Layer } from "effect"
 import { Cause, Effect, Exit, Layer as L, ManagedRuntime, Schema, Scope } from "effect"

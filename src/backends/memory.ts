@@ -6,6 +6,7 @@
  * and for work that may be lost with the process.
  *
  * @since 0.1.0
+ * @module sitq/memory
  */
 import { Clock, Effect, Layer, Option, PubSub } from "effect"
 import type { Scope } from "effect"

@@ -14,6 +14,7 @@
  * ```
  *
  * @since 0.1.0
+ * @module sitq/redis
  */
 import { Clock, Duration, Effect, Layer, Option, PubSub, Redacted, Runtime } from "effect"
 import type { Config, ConfigError, Scope } from "effect"

@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+// `npm run docs:check`: every ```ts snippet in README.md and docs/ (the generated docs/api/ aside)
+// and every ```ts block in the JSDoc of src/ (the `@example`s) must compile on its own. Each one is
+// written to .tmp/docs-check/ as a module of its own (so it must bring its own imports: `sitq`
+// resolves to this package, like a user's `import ... from "sitq"`), and all of them are
+// typechecked in one tsc run with the repository's compiler options. Errors are reported at the
+// snippet's own file and line. A snippet that is a deliberate fragment must say so with the fence
+// ```ts fragment (and is then skipped); use that only where a compiling snippet cannot be written.
+import { spawnSync } from "node:child_process"
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { dirname, join, relative } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..")
+const out = join(root, ".tmp", "docs-check")
+
+const walk = (dir, ext) =>
+  readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name)
+    if (statSync(path).isDirectory()) return walk(path, ext)
+    return path.endsWith(ext) ? [path] : []
+  })
+
+/** Fenced blocks of a Markdown text (or of JSDoc lines with their ` * ` prefix removed). */
+const fences = (lines, firstLine) => {
+  const found = []
+  let open = null
+  lines.forEach((line, i) => {
+    const m = /^\s*```\s*([\w-]*)\s*([\w-]*)\s*$/.exec(line)
+    if (m === null) {
+      if (open !== null) open.body.push(line)
+      return
+    }
+    if (open === null) open = { lang: m[1], flag: m[2], line: firstLine + i + 1, body: [] }
+    else {
+      found.push(open)
+      open = null
+    }
+  })
+  return found.filter((f) => f.lang === "ts" || f.lang === "typescript")
+}
+
+const snippets = []
+const markdown = [join(root, "README.md"), ...walk(join(root, "docs"), ".md").filter((f) => !f.startsWith(join(root, "docs", "api")))]
+for (const file of markdown) {
+  for (const f of fences(readFileSync(file, "utf8").split("\n"), 1)) snippets.push({ file, ...f })
+}
+for (const file of walk(join(root, "src"), ".ts")) {
+  const text = readFileSync(file, "utf8")
+  for (const m of text.matchAll(/\/\*\*[\s\S]*?\*\//g)) {
+    const startLine = text.slice(0, m.index).split("\n").length
+    const lines = m[0].split("\n").map((l) => l.replace(/^\s*\/?\*\*?\/?\s?/, "").replace(/\*\/$/, ""))
+    for (const f of fences(lines, startLine)) snippets.push({ file, ...f })
+  }
+}
+
+rmSync(out, { recursive: true, force: true })
+mkdirSync(out, { recursive: true })
+const origin = new Map()
+let skipped = 0
+snippets.forEach((s, i) => {
+  if (s.flag === "fragment") {
+    skipped++
+    return
+  }
+  const name = `snippet${String(i).padStart(3, "0")}.ts`
+  // `export {}` makes every snippet a module of its own, whether or not it imports anything.
+  writeFileSync(join(out, name), `${s.body.join("\n")}\nexport {}\n`)
+  origin.set(name, s)
+})
+writeFileSync(
+  join(out, "tsconfig.json"),
+  JSON.stringify({
+    extends: "../../tsconfig.json",
+    compilerOptions: { noUnusedLocals: false, noUnusedParameters: false, noEmit: true },
+    include: ["*.ts"]
+  })
+)
+const tsc = spawnSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", join(out, "tsconfig.json"), "--pretty", "false"], {
+  encoding: "utf8"
+})
+const errors = []
+for (const line of tsc.stdout.split("\n")) {
+  const m = /^(?:.*[\\/])?(snippet\d+\.ts)\((\d+),(\d+)\): (.*)$/.exec(line)
+  if (m === null) {
+    if (line.trim() !== "") errors.push(line)
+    continue
+  }
+  const s = origin.get(m[1])
+  errors.push(`${relative(root, s.file)}:${s.line + Number(m[2])}:${m[3]} ${m[4]}`)
+}
+const checked = origin.size
+if (tsc.status !== 0 || errors.length > 0) {
+  console.error(errors.join("\n"))
+  console.error(`docs check: ${errors.length} error(s) in ${checked} snippet(s); snippet files are in ${relative(root, out)}`)
+  process.exit(1)
+}
+if (checked === 0) {
+  console.error("docs check: no snippet found")
+  process.exit(1)
+}
+console.log(`docs check: ${checked} snippets compile (${markdown.length} Markdown files and the JSDoc of src/; ${skipped} marked fragment)`)
