@@ -15,6 +15,7 @@ import { Backend, isFinished } from "./Backend.js"
 import type { SerializationError, TaskDefect, TaskTimeout, UnknownTask } from "./Errors.js"
 import { BackendError, ResultTimeout, TaskCancelled, TaskFailed, TaskNotFound } from "./Errors.js"
 import * as Codec from "./internal/codec.js"
+import * as EffectVersion from "./internal/effectVersion.js"
 import { uuidv7FromMillis } from "./internal/id.js"
 import { Serializer } from "./Serializer.js"
 import type { Task } from "./Task.js"
@@ -212,6 +213,7 @@ export const make = (
   options: TaskQueueOptions = {}
 ): Effect.Effect<TaskQueueService, never, Backend | Serializer | Scope.Scope> =>
   Effect.gen(function*() {
+    yield* EffectVersion.check
     const backend = yield* Backend
     const serializer = yield* Serializer
     const pollInterval = D.decode(options.resultPollInterval ?? "250 millis")

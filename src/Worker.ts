@@ -37,6 +37,7 @@ import type { BackendError } from "./Errors.js"
 import { TaskDefect, TaskTimeout, UnknownTask } from "./Errors.js"
 import * as Batcher from "./internal/batcher.js"
 import * as Codec from "./internal/codec.js"
+import * as EffectVersion from "./internal/effectVersion.js"
 import { uuidv7FromMillis } from "./internal/id.js"
 import { nextRunAt } from "./internal/retry.js"
 import { Serializer } from "./Serializer.js"
@@ -153,6 +154,7 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
   mode: Mode
 ): Effect.Effect<Internal, never, Backend | Serializer | Scope.Scope | Handler.Context<H[number]>> =>
   Effect.gen(function*() {
+    yield* EffectVersion.check
     const backend = yield* Backend
     const serializer = yield* Serializer
     const concurrency = Math.max(1, options.concurrency ?? 10)
