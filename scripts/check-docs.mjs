@@ -4,8 +4,8 @@
 // written to .tmp/docs-check/ as a module of its own (so it must bring its own imports: `sitq`
 // resolves to this package, like a user's `import ... from "sitq"`), and all of them are
 // typechecked in one tsc run with the repository's compiler options. Errors are reported at the
-// snippet's own file and line. A snippet that is a deliberate fragment must say so with the fence
-// ```ts fragment (and is then skipped); use that only where a compiling snippet cannot be written.
+// snippet's own file and line. A tutorial's later step may build on the snippets before it in the
+// same file with the fence ```ts continued: it is compiled appended to them, as one module.
 import { spawnSync } from "node:child_process"
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { dirname, join, relative } from "node:path"
@@ -56,17 +56,29 @@ for (const file of walk(join(root, "src"), ".ts")) {
 
 rmSync(out, { recursive: true, force: true })
 mkdirSync(out, { recursive: true })
+// One module per snippet, or per chain of a snippet and the `continued` ones after it.
+const modules = []
+for (const s of snippets) {
+  const where = `${relative(root, s.file)}:${s.line}`
+  if (s.flag !== "" && s.flag !== "continued") throw new Error(`${where}: unknown fence flag "${s.flag}"`)
+  const last = modules.at(-1)
+  if (s.flag === "continued") {
+    if (last === undefined || last.file !== s.file) throw new Error(`${where}: "continued" with no snippet before it`)
+    last.parts.push(s)
+  } else modules.push({ file: s.file, parts: [s] })
+}
 const origin = new Map()
-let skipped = 0
-snippets.forEach((s, i) => {
-  if (s.flag === "fragment") {
-    skipped++
-    return
-  }
+modules.forEach((m, i) => {
   const name = `snippet${String(i).padStart(3, "0")}.ts`
+  const lines = []
+  const segments = []
+  for (const part of m.parts) {
+    segments.push({ first: lines.length + 1, part })
+    lines.push(...part.body)
+  }
   // `export {}` makes every snippet a module of its own, whether or not it imports anything.
-  writeFileSync(join(out, name), `${s.body.join("\n")}\nexport {}\n`)
-  origin.set(name, s)
+  writeFileSync(join(out, name), `${lines.join("\n")}\nexport {}\n`)
+  origin.set(name, segments)
 })
 writeFileSync(
   join(out, "tsconfig.json"),
@@ -80,16 +92,17 @@ const tsc = spawnSync(process.execPath, [join(root, "node_modules/typescript/bin
   encoding: "utf8"
 })
 const errors = []
-for (const line of tsc.stdout.split("\n")) {
-  const m = /^(?:.*[\\/])?(snippet\d+\.ts)\((\d+),(\d+)\): (.*)$/.exec(line)
+for (const output of tsc.stdout.split("\n")) {
+  const m = /^(?:.*[\\/])?(snippet\d+\.ts)\((\d+),(\d+)\): (.*)$/.exec(output)
   if (m === null) {
-    if (line.trim() !== "") errors.push(line)
+    if (output.trim() !== "") errors.push(output)
     continue
   }
-  const s = origin.get(m[1])
-  errors.push(`${relative(root, s.file)}:${s.line + Number(m[2])}:${m[3]} ${m[4]}`)
+  const line = Number(m[2])
+  const { first, part } = origin.get(m[1]).findLast((g) => g.first <= line) ?? origin.get(m[1])[0]
+  errors.push(`${relative(root, part.file)}:${part.line + line - first + 1}:${m[3]} ${m[4]}`)
 }
-const checked = origin.size
+const checked = snippets.length
 if (tsc.status !== 0 || errors.length > 0) {
   console.error(errors.join("\n"))
   console.error(`docs check: ${errors.length} error(s) in ${checked} snippet(s); snippet files are in ${relative(root, out)}`)
@@ -99,4 +112,4 @@ if (checked === 0) {
   console.error("docs check: no snippet found")
   process.exit(1)
 }
-console.log(`docs check: ${checked} snippets compile (${markdown.length} Markdown files and the JSDoc of src/; ${skipped} marked fragment)`)
+console.log(`docs check: ${checked} snippets compile (${markdown.length} Markdown files and the JSDoc of src/, as ${modules.length} modules)`)

@@ -414,8 +414,13 @@ export const make = (
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
- * import { TaskQueue } from "sitq"
+ * import { Effect, Schema } from "effect"
+ * import { Task, TaskQueue } from "sitq"
+ *
+ * const SendEmail = Task.make("send_email", {
+ *   payload: Schema.Struct({ to: Schema.String, subject: Schema.String }),
+ *   success: Schema.Struct({ messageId: Schema.String })
+ * })
  *
  * const program = Effect.gen(function* () {
  *   const queue = yield* TaskQueue

@@ -479,8 +479,11 @@ export const make = <const H extends ReadonlyArray<Handler.Any>>(
  *
  * @example
  * ```ts
- * import { Layer } from "effect"
- * import { MemoryBackend, Serializer, TaskQueue, Worker } from "sitq"
+ * import { Effect, Layer, Schema } from "effect"
+ * import { MemoryBackend, Serializer, Task, TaskQueue, Worker } from "sitq"
+ *
+ * const SendEmail = Task.make("send_email", { payload: Schema.Struct({ to: Schema.String }) })
+ * const SendEmailLive = Task.handler(SendEmail, ({ to }) => Effect.log(`sending an email to ${to}`))
  *
  * const Live = Worker.layer({ handlers: [SendEmailLive], concurrency: 10 }).pipe(
  *   Layer.provideMerge(TaskQueue.layer),
