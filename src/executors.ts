@@ -3,6 +3,7 @@
  * `ProcessPool` in child processes; both are services provided by a layer, so a pool handler's
  * requirement shows in the worker layer's type.
  *
+ * @module sitq/executors
  * @since 0.1.0
  */
 

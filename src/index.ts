@@ -7,6 +7,7 @@
  * `sitq/redis`. Code without Effect uses the Promise client from `sitq/promise`.
  *
  * @since 0.1.0
+ * @module sitq
  */
 
 /**

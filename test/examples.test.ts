@@ -1,13 +1,15 @@
 /**
- * Runs every example as a user would (`node --import tsx <file>`) and checks its exit code and
- * what it prints. Each must finish within 30 seconds.
+ * Runs every example as a user would (`node --conditions=sitq-source --import tsx <file>`) and
+ * checks its exit code and what it prints. Each must finish within 30 seconds. The examples import
+ * "sitq" like an application; the `sitq-source` condition of package.json's `exports` resolves it to
+ * src/, so they run on the current sources without a build (and never on a stale dist/).
  */
 import { execFile } from "node:child_process"
 import { describe, expect, it } from "vitest"
 
 const run = (file: string) =>
   new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    execFile("node", ["--import", "tsx", file], { timeout: 30_000, killSignal: "SIGKILL" }, (error, stdout, stderr) => {
+    execFile("node", ["--conditions=sitq-source", "--import", "tsx", file], { timeout: 30_000, killSignal: "SIGKILL" }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === "number" ? error.code : null
       resolve({ code, stdout, stderr })
     })
@@ -61,6 +63,14 @@ const examples: ReadonlyArray<readonly [string, ReadonlyArray<string | RegExp>]>
     "Final queue stats:\n  success: 9",
     "The flaky API call: success after 3 attempts",
     "Demo completed successfully!"
+  ]],
+  ["examples/worker-process/producer.ts", [
+    /\[worker\] worker \d+ running/,
+    "[worker] resizing cat.png to 320px",
+    "Results: cat.png@320w, dog.png@640w, owl.png@1280w",
+    "[worker] stopped: no more claims, running tasks finished or released",
+    "Worker exited with code 0 after SIGTERM",
+    "Done!"
   ]]
 ]
 
