@@ -17,7 +17,7 @@ export interface Result {
 }
 
 /** Runs `sitq ...args` to its end (killed after `timeoutMs`). */
-export const sitq = (args: ReadonlyArray<string>, env: Record<string, string | undefined> = {}, timeoutMs = 45_000): Promise<Result> =>
+export const sitq = (args: ReadonlyArray<string>, env: Record<string, string | undefined> = {}, timeoutMs = 150_000): Promise<Result> =>
   new Promise((resolve, reject) => {
     const [cmd, ...pre] = SITQ_COMMAND
     const child = spawn(cmd!, [...pre, ...args], {
