@@ -101,8 +101,9 @@ const originalPath = (req: HttpServerRequest.HttpServerRequest): string =>
 const basePath = (req: HttpServerRequest.HttpServerRequest): string => {
   const full = originalPath(req)
   const inner = new URL(req.url, "http://dashboard.invalid").pathname
-  const prefix = full.endsWith(inner) ? full.slice(0, full.length - inner.length) : ""
-  return `${prefix}/`
+  const tail = inner === "/" ? "" : inner
+  const prefix = full.endsWith(tail) ? full.slice(0, full.length - tail.length) : ""
+  return `${prefix.replace(/\/+$/, "")}/`
 }
 
 const PurgeBody = Schema.Struct({
