@@ -37,6 +37,7 @@ export const indexHtml = String.raw`<!doctype html>
       <section class="panel">
         <h2>Finished per minute <small>(last 15 minutes)</small></h2>
         <div id="throughput" class="bars" data-testid="throughput"></div>
+        <div class="axis"><span>15 min ago</span><span id="throughput-sum"></span><span>now</span></div>
       </section>
       <section class="panel">
         <h2>Queues</h2>
@@ -75,6 +76,7 @@ export const appCss = String.raw`
 :root { --bg:#f6f7f9; --fg:#1d2430; --muted:#6b7280; --line:#e3e6eb; --card:#fff;
   --pending:#6366f1; --in_progress:#0ea5e9; --success:#16a34a; --failed:#dc2626; --cancelled:#9ca3af; }
 * { box-sizing: border-box; }
+[hidden] { display:none !important; }
 body { margin:0; font:14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; background:var(--bg); color:var(--fg); }
 header { display:flex; align-items:center; gap:1rem; padding:.6rem 1.2rem; background:#111827; color:#fff; }
 header h1 { font-size:1.2rem; margin:0; } header h1 a { color:#fff; text-decoration:none; }
@@ -97,10 +99,11 @@ main { padding:1rem 1.2rem; max-width:1200px; margin:0 auto; }
 table { width:100%; border-collapse:collapse; }
 th, td { text-align:left; padding:.35rem .5rem; border-bottom:1px solid var(--line); white-space:nowrap; }
 th { color:var(--muted); font-weight:500; font-size:.85rem; }
-td.err { max-width:18rem; overflow:hidden; text-overflow:ellipsis; color:var(--failed); }
+td.err { max-width:14rem; overflow:hidden; text-overflow:ellipsis; color:var(--failed); }
 td.id a { font-family:ui-monospace, monospace; font-size:.8rem; }
 .bars { display:flex; align-items:flex-end; gap:3px; height:120px; padding-top:.5rem; }
 .bar { flex:1; display:flex; flex-direction:column-reverse; min-width:6px; height:100%; }
+.axis { display:flex; justify-content:space-between; color:var(--muted); font-size:.8rem; border-top:1px solid var(--line); margin-top:2px; }
 .bar .s { background:var(--success); } .bar .f { background:var(--failed); }
 .filters { display:flex; gap:.5rem; margin-bottom:.6rem; }
 .pager { display:flex; gap:1rem; align-items:center; justify-content:center; margin-top:.6rem; }
@@ -185,16 +188,18 @@ export const appJs = String.raw`"use strict";
       }))));
     });
     var bars = $("throughput"); bars.textContent = "";
-    var max = 1;
+    var max = 1, okSum = 0, badSum = 0;
     for (var i = 0; i < s.throughput.success.length; i++) max = Math.max(max, s.throughput.success[i] + s.throughput.failed[i]);
     for (var j = 0; j < s.throughput.success.length; j++) {
       var ok = s.throughput.success[j], bad = s.throughput.failed[j];
+      okSum += ok; badSum += bad;
       var at = new Date(s.throughput.from + j * s.throughput.bucketMillis);
       bars.appendChild(el("div", { class: "bar", title: at.toLocaleTimeString() + ": " + ok + " succeeded, " + bad + " failed" }, [
         el("div", { class: "s", style: "height:" + (100 * ok / max) + "%" }),
         el("div", { class: "f", style: "height:" + (100 * bad / max) + "%" })
       ]));
     }
+    $("throughput-sum").textContent = okSum + " succeeded, " + badSum + " failed";
   }
   function loadStats() { return api("api/stats").then(renderStats, function (e) { say("stats: " + e.message, true); }); }
 
