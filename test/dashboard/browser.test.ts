@@ -1,7 +1,8 @@
 /**
  * The dashboard end to end in headless Chromium (Debian's `chromium`, driven by playwright-core):
  * on a seeded SQLite store, the token wall, the counts, a filtered list, a task page, a retry, and
- * read-only mode hiding the actions. Writes the screenshots of docs/operations.md to docs/img/.
+ * read-only mode hiding the actions. With SITQ_SCREENSHOTS=1 it writes the screenshots of
+ * docs/operations.md to docs/img/.
  *
  * Without /usr/bin/chromium the test fails in CI (CI=true) and is skipped elsewhere, saying why.
  */
@@ -24,7 +25,10 @@ const ci = process.env["CI"] === "true"
 if (!available && !ci) {
   console.warn(`dashboard browser test SKIPPED: ${CHROMIUM} not found (install it: apt-get install -y chromium)`)
 }
-const screenshots = Path.resolve(import.meta.dirname, "../../docs/img")
+/** SITQ_SCREENSHOTS=1 writes the screenshots into docs/img/ (to refresh the docs); else a temp dir. */
+const screenshots = process.env["SITQ_SCREENSHOTS"] === "1"
+  ? Path.resolve(import.meta.dirname, "../../docs/img")
+  : Fs.mkdtempSync(Path.join(Os.tmpdir(), "sitq-shots-"))
 
 const launch = Effect.acquireRelease(
   Effect.promise(async (): Promise<Browser> => {
