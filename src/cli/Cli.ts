@@ -386,6 +386,17 @@ export const command = Command.make("sitq").pipe(
  */
 export class ExitCode extends Data.TaggedError("ExitCode")<{ readonly code: number }> {}
 
+/**
+ * @effect/cli stops reading flags at an unknown one and then reports the next required flag as
+ * missing; when that flag was given, say what really happened.
+ */
+const explain = (line: string, argv: ReadonlyArray<string>): string => {
+  const missing = /^Expected to find option: '(--[^']+)'$/.exec(line)?.[1]
+  if (missing === undefined || !argv.some((a) => a === missing || a.startsWith(`${missing}=`))) return line
+  const sub = argv.slice(2).find((a) => !a.startsWith("-"))
+  return `an unknown flag comes before '${missing}' (see sitq ${sub ?? ""} --help)`.replace("  ", " ")
+}
+
 /** One line for stderr: the first line of the message. */
 const oneLine = (message: string): string => message.split("\n").map((l) => l.trim()).filter((l) => l !== "")[0] ?? ""
 
@@ -404,7 +415,7 @@ export const run = (
       ...console,
       // @effect/cli reports a bad flag on stderr: one line, prefixed like every other failure
       error: (...args: ReadonlyArray<unknown>) => {
-        const line = oneLine(args.map(String).join(" "))
+        const line = explain(oneLine(args.map(String).join(" ")), argv)
         return line === "" ? Effect.void : console.error(`sitq: ${line}`)
       }
     })

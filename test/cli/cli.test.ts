@@ -34,6 +34,7 @@ describe("sitq CLI errors", () => {
       const cases: ReadonlyArray<{ args: ReadonlyArray<string>; code: number; line: RegExp; env?: Record<string, string> }> = [
         { args: ["stats"], code: 2, line: /^sitq: Expected to find option: '--backend'$/ },
         { args: ["list", "--backend", `sqlite:${db}`, "--bogus"], code: 2, line: /^sitq: Received unknown argument: '--bogus'$/ },
+        { args: ["list", "--bogus", "--backend", `sqlite:${db}`], code: 2, line: /^sitq: an unknown flag comes before '--backend' \(see sitq list --help\)$/ },
         { args: ["list", "--backend", `sqlite:${db}`, "--status", "done"], code: 2, line: /^sitq: Expected one of the following cases: pending, in_progress/ },
         { args: ["list", "--backend", `sqlite:${db}`, "--limit", "0"], code: 2, line: /^sitq: --limit must be at least 1$/ },
         { args: ["purge", "--backend", `sqlite:${db}`], code: 2, line: /^sitq: purge needs --older-than <duration>, or --all$/ },
