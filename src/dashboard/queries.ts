@@ -100,16 +100,18 @@ export const page = (
       let start = 0
       if (after !== undefined) {
         const at = rows.findIndex((r) => r.id === after)
+        // the anchor filtered out since (its status changed): start past it (enqueue time, then the
+        // time-ordered id); gone: at the end
+        const past = at >= 0 || Option.isNone(anchor)
+          ? -1
+          : rows.findIndex((r) =>
+            r.enqueuedAt < anchor.value.enqueuedAt || (r.enqueuedAt === anchor.value.enqueuedAt && r.id < anchor.value.id)
+          )
         if (at >= 0) start = at + 1
-        else if (Option.isSome(anchor) || rows.length === limit) {
-          // not reached yet (or gone): past the anchor's enqueue time, or read further
-          const t = Option.isSome(anchor) ? anchor.value.enqueuedAt : Number.NEGATIVE_INFINITY
-          const past = rows.findIndex((r) => r.enqueuedAt < t)
-          if (past >= 0 && Option.isNone(anchor)) start = past
-          else if (rows.length === limit && limit < SCAN_MAX) {
-            limit = Math.min(SCAN_MAX, limit * 2)
-            continue
-          } else start = past >= 0 ? past : rows.length
+        else if (past >= 0) start = past
+        else if (rows.length === limit && limit < SCAN_MAX) {
+          limit = Math.min(SCAN_MAX, limit * 2)
+          continue
         } else start = rows.length
       }
       if (rows.length === limit && rows.length < start + size + 1 && limit < SCAN_MAX) {

@@ -77,6 +77,15 @@ describe("dashboard HTTP", () => {
       const all = (yield* get(`${base}/api/tasks?limit=100`)).json()
       assert.deepStrictEqual(seen, all.tasks.map((t: { id: string }) => t.id))
 
+      // the previous page's last task left the filter (retried): the next page starts past it
+      const first = (yield* get(`${base}/api/tasks?status=failed&limit=1`)).json()
+      assert.strictEqual(first.tasks.length, 1)
+      assert.strictEqual(first.next, first.tasks[0].id)
+      assert.deepStrictEqual((yield* post(`${base}/api/tasks/${first.next}/retry`)).json(), { result: "requeued" })
+      const second = (yield* get(`${base}/api/tasks?status=failed&limit=1&after=${first.next}`)).json()
+      assert.deepStrictEqual(second.tasks.map((t: { id: string }) => t.id), seeded.failed.filter((id) => id !== first.next))
+      assert.strictEqual(second.next, null)
+
       assert.strictEqual((yield* get(`${base}/api/tasks?status=done`)).status, 400)
       assert.strictEqual((yield* get(`${base}/api/tasks?limit=0`)).status, 400)
     })))
