@@ -4,12 +4,14 @@
  * stderr and a non-zero exit.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
+import { Serializer } from "../../src/Serializer.js"
+import { seed } from "./seed.js"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { SqliteBackend } from "../../src/backends/sqlite.js"
-import { lines, sitq } from "./run.js"
+import { lines, sitq, start } from "./run.js"
 import { suite } from "./suite.js"
 
 const tempDir = Effect.acquireRelease(
@@ -58,5 +60,33 @@ describe("sitq CLI errors", () => {
         assert.match(lines(r.stderr)[0]!, c.line, what)
         assert.strictEqual(r.stdout, "", what)
       })
+    })), { timeout: 400_000 })
+})
+
+describe("sitq dashboard", () => {
+  it.live("serves the seeded store read-only until SIGTERM, then exits 0", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const dir = yield* tempDir
+      const filename = Path.join(dir, "tasks.db")
+      const seeded = yield* seed.pipe(Effect.provide(Layer.merge(SqliteBackend.layer({ filename }), Serializer.json)))
+      const server = yield* Effect.acquireRelease(
+        Effect.promise(() =>
+          start(
+            ["dashboard", "--backend", `sqlite:${filename}`, "--port", "0", "--read-only"],
+            /^sitq dashboard on (http:\/\/127\.0\.0\.1:\d+)\/ \(read-only\)$/m
+          )
+        ),
+        (s) => Effect.promise(() => s.stop())
+      )
+      const base = server.match[1]!
+      const stats = yield* Effect.promise(() => fetch(`${base}/api/stats`).then((r) => r.json()))
+      assert.deepStrictEqual((stats as { total: unknown }).total, { pending: 3, in_progress: 0, success: 3, failed: 2, cancelled: 1 })
+      const retry = yield* Effect.promise(() =>
+        fetch(`${base}/api/tasks/${seeded.failed[0]}/retry`, { method: "POST", headers: { "x-sitq-action": "1" } })
+      )
+      assert.strictEqual(retry.status, 403)
+      const stopped = yield* Effect.promise(() => server.stop())
+      assert.strictEqual(stopped.code, 0, stopped.stderr)
+      assert.strictEqual(stopped.stderr, "")
     })), { timeout: 400_000 })
 })

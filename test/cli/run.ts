@@ -39,3 +39,38 @@ export const sitq = (args: ReadonlyArray<string>, env: Record<string, string | u
 
 /** The non-empty lines of a stream. */
 export const lines = (s: string): ReadonlyArray<string> => s.split("\n").filter((l) => l.trim() !== "")
+
+/** Starts `sitq ...args` and resolves once a stdout line matches `ready`; `stop` sends SIGTERM and waits. */
+export const start = (args: ReadonlyArray<string>, ready: RegExp, timeoutMs = 150_000) =>
+  new Promise<{ readonly match: RegExpExecArray; readonly stop: () => Promise<Result> }>((resolve, reject) => {
+    const [cmd, ...pre] = SITQ_COMMAND
+    const child = spawn(cmd!, [...pre, ...args], {
+      cwd: root,
+      env: { ...process.env, SITQ_BACKEND: undefined, SITQ_DASHBOARD_TOKEN: undefined, NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    let matched = false
+    const closed = new Promise<Result>((done) => child.on("close", (code) => done({ code, stdout, stderr })))
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL")
+      reject(new Error(`sitq ${args.join(" ")} did not print ${ready} in time; stderr: ${stderr}`))
+    }, timeoutMs)
+    child.stderr.on("data", (b: Buffer) => (stderr += b.toString("utf8")))
+    child.stdout.on("data", (b: Buffer) => {
+      stdout += b.toString("utf8")
+      const m = ready.exec(stdout)
+      if (m !== null && !matched) {
+        matched = true
+        clearTimeout(timer)
+        resolve({ match: m, stop: () => (child.kill("SIGTERM"), closed) })
+      }
+    })
+    closed.then((r) => {
+      if (!matched) {
+        clearTimeout(timer)
+        reject(new Error(`sitq ${args.join(" ")} exited ${r.code} before it was ready; stderr: ${r.stderr}`))
+      }
+    })
+  })
