@@ -8,7 +8,7 @@
  */
 import type { CliApp } from "@effect/cli"
 import { Args, Command, Options, ValidationError } from "@effect/cli"
-import { Cause, Config, Console, Data, Duration, Effect, Layer, Option, Redacted } from "effect"
+import { Cause, Config, Console, Data, DateTime, Duration, Effect, Layer, Option, Redacted } from "effect"
 import type * as B from "../Backend.js"
 import { Backend, statuses } from "../Backend.js"
 import type { BackendError } from "../Errors.js"
@@ -70,7 +70,7 @@ const withStore = <A, E, R>(
 
 const printJson = (value: unknown) => Console.log(JSON.stringify(value, null, 2))
 
-const iso = (ms: number | null): string => ms === null ? "-" : new Date(ms).toISOString()
+const iso = (ms: number | null): string => ms === null ? "-" : DateTime.formatIso(DateTime.unsafeMake(ms))
 
 /** Left-aligned columns, two spaces apart. */
 const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
@@ -410,13 +410,13 @@ const oneLine = (message: string): string => message.split("\n").map((l) => l.tr
 export const run = (
   argv: ReadonlyArray<string>
 ): Effect.Effect<void, ExitCode, CliApp.CliApp.Environment> =>
-  Console.consoleWith((console) =>
+  Console.consoleWith((base) =>
     Effect.withConsole(Command.run(command, { name: "sitq", version: "0.1.0" })(argv), {
-      ...console,
+      ...base,
       // @effect/cli reports a bad flag on stderr: one line, prefixed like every other failure
       error: (...args: ReadonlyArray<unknown>) => {
         const line = explain(oneLine(args.map(String).join(" ")), argv)
-        return line === "" ? Effect.void : console.error(`sitq: ${line}`)
+        return line === "" ? Effect.void : base.error(`sitq: ${line}`)
       }
     })
   ).pipe(

@@ -1,6 +1,8 @@
 /**
  * The dashboard's front end: one HTML page, its stylesheet and script (plain browser JavaScript,
  * no build step), and the token wall. They are kept in this module so they ship with the code.
+ * The script runs in the browser: it reads the browser's clock and timers, not Effect's (the
+ * rules on `Clock` and timers are the server's).
  *
  * @since 0.1.0
  */
