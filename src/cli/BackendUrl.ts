@@ -65,7 +65,6 @@ export const parse = (input: string): Effect.Effect<BackendUrl, UsageError> => {
     case "rediss":
       return Effect.succeed({ _tag: "redis", url: Redacted.make(s) })
     case "nats":
-    case "tls":
       return Effect.succeed({ _tag: "nats", url: Redacted.make(s) })
     default:
       return Effect.fail(

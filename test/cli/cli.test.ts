@@ -46,7 +46,7 @@ describe("sitq CLI errors", () => {
         { args: ["stats", "--backend", "postgres://postgres@127.0.0.1:1/x", "--connect-timeout", "3"], code: 1, line: /^sitq: postgres: cannot connect: .*ECONNREFUSED/ },
         { args: ["stats", "--backend", "redis://127.0.0.1:1", "--connect-timeout", "3"], code: 1, line: /^sitq: redis: cannot connect.*ECONNREFUSED/ },
         ...(Fs.existsSync(Path.resolve(import.meta.dirname, "../../src/backends/nats.ts"))
-          ? [{ args: ["stats", "--backend", "nats://127.0.0.1:1", "--connect-timeout", "3"], code: 1, line: /^sitq: nats: / }]
+          ? [{ args: ["stats", "--backend", "nats://127.0.0.1:1", "--connect-timeout", "3"], code: 1, line: /^sitq: nats: cannot connect/ }]
           : [{ args: ["stats", "--backend", "nats://127.0.0.1:4222"], code: 1, line: /^sitq: the nats backend is not available in this build/ }])
       ]
       const results = yield* Effect.forEach(cases, (c) => Effect.promise(() => sitq(c.args, c.env ?? {})), {
