@@ -40,7 +40,10 @@ export type { Overview } from "./queries.js"
 export interface DashboardOptions {
   /** Hide and refuse (403) retry, cancel and purge. */
   readonly readOnly?: boolean | undefined
-  /** A token every request must carry (bearer header, or `?token=` once, then a cookie). */
+  /**
+   * A token every request must carry (bearer header, or `?token=` once, then a cookie). An empty
+   * string locks every request out.
+   */
   readonly token?: string | Redacted.Redacted<string> | undefined
   /** Queues always shown, besides those seen among the newest `sampleSize` tasks. */
   readonly queues?: ReadonlyArray<string> | undefined
@@ -136,7 +139,12 @@ export const router = (options: DashboardOptions = {}): HttpRouter.HttpRouter<ne
     : typeof options.token === "string"
     ? options.token
     : Redacted.value(options.token)
-  const expected = tokenValue === undefined || tokenValue === "" ? undefined : digest(tokenValue)
+  // an empty token (an unset variable, say) locks the dashboard rather than opening it
+  const expected = tokenValue === undefined
+    ? undefined
+    : tokenValue === ""
+    ? Crypto.randomBytes(32)
+    : digest(tokenValue)
   const cookieValue = tokenValue === undefined
     ? ""
     : Crypto.createHmac("sha256", tokenValue).update("sitq-dashboard-session").digest("hex")

@@ -164,6 +164,14 @@ describe("dashboard HTTP", () => {
       assert.strictEqual((yield* get(`${base}/api/stats`, { headers: { cookie: `${pair}x` } })).status, 401)
     })))
 
+  it.live("an empty token locks the dashboard instead of opening it", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const { base } = yield* setup({ token: "" })
+      assert.strictEqual((yield* get(`${base}/api/stats`)).status, 401)
+      assert.strictEqual((yield* get(`${base}/api/stats`, { headers: { authorization: "Bearer " } })).status, 401)
+      assert.strictEqual((yield* get(`${base}/?token=`)).status, 401)
+    })))
+
   it.live("the live stream pushes a change when a task is enqueued", () =>
     Effect.scoped(Effect.gen(function*() {
       const { base, backend } = yield* setup({ refreshInterval: "1 hour" })
