@@ -100,6 +100,39 @@ try {
   const run = spawnSync(process.execPath, ["consumer.mjs"], { cwd: app, encoding: "utf8", timeout: 60_000 })
   expect("consumer.mjs runs with plain node", run.status === 0 && run.stdout.includes("consumer: ok"), run.stdout + run.stderr)
 
+  // 3b. The built `sitq` bin from the tarball, with plain node, against a SQLite store the
+  // consumer's Promise client writes (one task enqueued, nothing running it).
+  const seed = spawnSync(process.execPath, ["--input-type=module", "-e", [
+    `import { open } from "sitq/promise"`,
+    `import { Task } from "sitq"`,
+    `import { SqliteBackend } from "sitq/sqlite"`,
+    `import { Schema } from "effect"`,
+    `const T = Task.make("ping", { payload: Schema.Struct({ n: Schema.Number }) })`,
+    `const q = await open({ backend: SqliteBackend.layer({ filename: "bin.db" }) })`,
+    `await q.enqueue(T, { n: 1 })`,
+    `await q.close()`
+  ].join("\n")], { cwd: app, encoding: "utf8", timeout: 60_000 })
+  expect("a SQLite store for the bin is seeded", seed.status === 0, seed.stdout + seed.stderr)
+  const bin = join(modules, ".bin", "sitq")
+  const stats = spawnSync(bin, ["stats", "--backend", "sqlite:./bin.db", "--json"], { cwd: app, encoding: "utf8", timeout: 60_000 })
+  let counted = null
+  try {
+    counted = JSON.parse(stats.stdout)
+  } catch {
+    // not JSON: reported below
+  }
+  expect(
+    "the built sitq bin runs with plain node and counts the pending task",
+    stats.status === 0 && JSON.stringify(counted).includes('"pending":1'),
+    stats.stdout + stats.stderr
+  )
+  const wrong = spawnSync(bin, ["stats", "--backend", "sqlite:./missing.db"], { cwd: app, encoding: "utf8", timeout: 60_000 })
+  expect(
+    "the built bin answers a missing store with one line and a non-zero exit",
+    wrong.status !== 0 && wrong.stderr.trim().split("\n").length === 1,
+    wrong.stdout + wrong.stderr
+  )
+
   // 4. TypeScript against the shipped .d.ts.
   copyFileSync(join(root, "test/package/good.ts"), join(app, "good.ts"))
   copyFileSync(join(root, "test/package/bad-payload.ts"), join(app, "bad-payload.ts"))
