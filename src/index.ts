@@ -25,6 +25,12 @@ export * as Backend from "./Backend.js"
 export * as MemoryBackend from "./backends/memory.js"
 
 /**
+ * Queue depth as a `Metric` gauge, sampled from the backend's stats.
+ *
+ * @since 0.1.0
+ */
+export * as Metrics from "./Metrics.js"
+/**
  * Task definitions and handlers.
  *
  * @since 0.1.0

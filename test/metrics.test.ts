@@ -21,7 +21,7 @@ const depth = (queue: string, status: string) =>
 describe("Metrics.queueDepth", () => {
   it.scoped("is set per queue and status, now and then every interval", () =>
     Effect.gen(function*() {
-      const backend = yield* MemoryBackend.make
+      const backend = yield* MemoryBackend.make()
       const queue = yield* TaskQueue.make().pipe(Effect.provideService(Backend, backend), Effect.provide(Serializer.json))
       yield* queue.enqueueMany(Ping, [1, 2, 3])
       const cancelled = yield* queue.enqueue(Ping, 4)
@@ -41,7 +41,7 @@ describe("Metrics.queueDepth", () => {
 
   it.scoped("samples only the named queues, and goes back to zero", () =>
     Effect.gen(function*() {
-      const backend = yield* MemoryBackend.make
+      const backend = yield* MemoryBackend.make()
       const queue = yield* TaskQueue.make().pipe(Effect.provideService(Backend, backend), Effect.provide(Serializer.json))
       const ids = yield* queue.enqueueMany(Ping, [1, 2], { queue: "metrics-named" })
       yield* queue.enqueue(Ping, 3, { queue: "metrics-unnamed" })

@@ -15,7 +15,7 @@ import { mounted, serve } from "./server.js"
 
 const setup = (options: Dashboard.DashboardOptions = {}) =>
   Effect.gen(function*() {
-    const backend = yield* MemoryBackend.make
+    const backend = yield* MemoryBackend.make()
     const seeded = yield* seed.pipe(
       Effect.provideService(Backend, backend),
       Effect.provide(Serializer.json)
@@ -203,7 +203,7 @@ describe("dashboard HTTP", () => {
 
   it.live("mounts under a path in the application's own router", () =>
     Effect.scoped(Effect.gen(function*() {
-      const backend = yield* MemoryBackend.make
+      const backend = yield* MemoryBackend.make()
       const base = yield* serve(mounted(Dashboard.router({ token: "t" })), backend)
       assert.strictEqual((yield* get(`${base}/health`)).text, "ok")
       const bare = yield* get(`${base}/sitq?token=t`)
