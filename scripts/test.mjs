@@ -8,7 +8,8 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs"
 
 const servers = [
   { name: "postgres", dir: "test/postgres", env: "SITQ_TEST_POSTGRES_URL", example: "postgres://postgres@127.0.0.1:5432/test" },
-  { name: "redis", dir: "test/redis", env: "SITQ_TEST_REDIS_URL", example: "redis://127.0.0.1:6379" }
+  { name: "redis", dir: "test/redis", env: "SITQ_TEST_REDIS_URL", example: "redis://127.0.0.1:6379" },
+  { name: "nats", dir: "test/nats", env: "SITQ_TEST_NATS_URL", example: "nats://127.0.0.1:4222" }
 ]
 const require = process.env.SITQ_REQUIRE_SERVERS === "1"
 const exclude = []
