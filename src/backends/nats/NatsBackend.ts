@@ -192,7 +192,7 @@ const openBucket = (nc: NatsConnection, bucket: string, replicas: number, timeou
         })
       )
     }
-    return { jsm, kv }
+    return { js, jsm, kv }
   })
 
 /**
@@ -222,7 +222,7 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
 
     const events = yield* Effect.acquireRelease(PubSub.unbounded<Backend.BackendEvent>(), PubSub.shutdown)
     const nc = yield* connection(options, name, connectTimeout)
-    const { jsm, kv } = yield* openBucket(nc, bucket, options.replicas ?? 1, requestMs)
+    const { js, jsm, kv } = yield* openBucket(nc, bucket, options.replicas ?? 1, requestMs)
     const writer = yield* Effect.acquireRelease(
       Effect.sync(() => Writer.make(nc, Math.ceil(requestMs / 1000))),
       (w) => Effect.sync(() => w.close())
@@ -265,19 +265,37 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
       })
     const write = (rec: Backend.TaskRecord, rev: number) => writer.write(subjectOf(`t.${rec.id}`), Record.encode(rec), rev)
 
-    /** Every record of the store, read with one ordered consumer; and the last revision seen. */
+    /**
+     * Every record of the store, read with one ordered pull consumer (batches of 1,000) up to the
+     * message that leaves nothing pending; and the last revision seen.
+     */
     const scan = (): Promise<{ readonly records: Array<Read>; readonly last: number }> =>
       jsm.streams.info(stream).then(async (info) => {
         const records: Array<Read> = []
         let last = info.state.last_seq
         if (info.state.messages === 0) return { records, last }
-        const consumer = await kv.history({ key: "t.>" })
-        for await (const entry of consumer) {
-          const read = readEntry(entry)
-          if (read.rev > last) last = read.rev
-          if (read.rec !== null) records.push(read)
+        const consumer = await js.consumers.get(stream, { filter_subjects: subjectOf("t.>") })
+        try {
+          if ((await consumer.info(true)).num_pending === 0) return { records, last }
+          for (let more = true; more;) {
+            const batch = await consumer.fetch({ max_messages: 1_000, expires: requestMs })
+            let got = 0
+            for await (const m of batch) {
+              got++
+              const rec = Record.decode(m.data) ?? null
+              if (m.seq > last) last = m.seq
+              if (rec !== null) records.push({ rec, rev: m.seq })
+              if (m.info.pending === 0) {
+                more = false
+                break
+              }
+            }
+            if (got === 0) more = false
+          }
+          return { records, last }
+        } finally {
+          await consumer.delete().catch(() => false)
         }
-        return { records, last }
       })
 
     // The index: one scan, then a watch from the revision after it.
