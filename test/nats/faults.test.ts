@@ -10,7 +10,8 @@ import { Effect, Exit, Layer } from "effect"
 import { NatsBackend } from "../../src/backends/nats.js"
 import { BackendError } from "../../src/Errors.js"
 import { FaultJob } from "../fixtures/nats-tasks.js"
-import { enqueueJobs, eventually, exited, ownServer, readRuns, startWorker, store } from "./processes.js"
+import { natsUrl } from "./layer.js"
+import { countRuns, enqueueJobs, eventually, exited, ownServer, readRuns, startWorker, store } from "./processes.js"
 
 describe("NatsBackend under faults (real processes)", () => {
   it.live("four worker processes drain 20,000 tasks; every task runs exactly once", () =>
@@ -24,7 +25,9 @@ describe("NatsBackend under faults (real processes)", () => {
         Effect.all(Array.from({ length: 4 }, () => startWorker(prefix)), { concurrency: "unbounded" })
       ], { concurrency: "unbounded" })
       assert.lengthOf(ids, n)
-      const stats = yield* eventually(backend.stats(), (s) => s.success === n, "90 seconds", "20,000 successes", "1 second")
+      // polled on the run records (cheap), then the store is read once the runs are all there
+      yield* eventually(countRuns(recorder, prefix), (runs) => runs >= n, "90 seconds", "20,000 runs", "250 millis")
+      const stats = yield* eventually(backend.stats(), (s) => s.success === n, "10 seconds", "20,000 successes")
       const took = Date.now() - started
       assert.deepStrictEqual(stats, { pending: 0, in_progress: 0, success: n, failed: 0, cancelled: 0 })
       const { runs, who } = yield* readRuns(recorder, prefix)
@@ -74,7 +77,7 @@ describe("NatsBackend under faults (real processes)", () => {
       const { backend, prefix, queue, recorder } = yield* store(server.url)
       const n = 2_000
       const ids = yield* enqueueJobs(queue, n, 10)
-      const env = { SITQ_TEST_NATS_URL: server.url, SITQ_FAULT_LEASE_MS: "3000", SITQ_FAULT_CONCURRENCY: "20" }
+      const env = { SITQ_TEST_NATS_URL: server.url, SITQ_FAULT_RECORD_URL: natsUrl(), SITQ_FAULT_LEASE_MS: "3000", SITQ_FAULT_CONCURRENCY: "20" }
       const workers = yield* Effect.all([startWorker(prefix, env), startWorker(prefix, env)], { concurrency: "unbounded" })
       yield* eventually(readRuns(recorder, prefix), (r) => r.runs.size >= 200, "30 seconds", "the drain to be under way")
       yield* server.kill

@@ -56,7 +56,7 @@ export const startWorker = (prefix: string, env: Record<string, string> = {}) =>
         }
       })
       return Effect.sync(() => child.kill("SIGKILL"))
-    }).pipe(Effect.timeoutFail({ duration: "30 seconds", onTimeout: () => new Error("worker did not start in 30 s") })),
+    }).pipe(Effect.timeoutFail({ duration: "60 seconds", onTimeout: () => new Error("worker did not start in 60 s") })),
     (wp) => Effect.sync(() => wp.child.kill("SIGKILL"))
   )
 
@@ -135,6 +135,13 @@ export const readRuns = (recorder: NatsConnection, prefix: string): Effect.Effec
     }
     await messages.close()
     return out
+  })
+
+/** How many run records a store has (one stream info request: cheap enough to poll). */
+export const countRuns = (recorder: NatsConnection, prefix: string): Effect.Effect<number> =>
+  Effect.promise(async () => {
+    const jsm = await jetstreamManager(recorder)
+    return (await jsm.streams.info(recordStream(prefix))).state.messages
   })
 
 export const enqueueJobs = (queue: TaskQueue["Type"], n: number, sleepMs: number) =>

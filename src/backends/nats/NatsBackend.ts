@@ -266,33 +266,36 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
     const write = (rec: Backend.TaskRecord, rev: number) => writer.write(subjectOf(`t.${rec.id}`), Record.encode(rec), rev)
 
     /**
-     * Every record of the store, read with one ordered pull consumer (batches of 1,000) up to the
-     * message that leaves nothing pending; and the last revision seen.
+     * Every record of the store as of the stream's last sequence when the scan starts (later
+     * writes seen on the way count too; each task is reported once, at the newest revision read),
+     * read with one ordered pull consumer in batches of 1,000; and the last revision seen.
      */
     const scan = (): Promise<{ readonly records: Array<Read>; readonly last: number }> =>
       jsm.streams.info(stream).then(async (info) => {
-        const records: Array<Read> = []
-        let last = info.state.last_seq
-        if (info.state.messages === 0) return { records, last }
+        const byId = new Map<string, Read>()
+        const end = info.state.last_seq
+        let last = end
+        const done = () => ({ records: Array.from(byId.values()), last })
+        if (info.state.messages === 0) return done()
         const consumer = await js.consumers.get(stream, { filter_subjects: subjectOf("t.>") })
         try {
-          if ((await consumer.info(true)).num_pending === 0) return { records, last }
+          if ((await consumer.info(true)).num_pending === 0) return done()
           for (let more = true; more;) {
             const batch = await consumer.fetch({ max_messages: 1_000, expires: requestMs })
             let got = 0
             for await (const m of batch) {
               got++
-              const rec = Record.decode(m.data) ?? null
+              const rec = Record.decode(m.data)
               if (m.seq > last) last = m.seq
-              if (rec !== null) records.push({ rec, rev: m.seq })
-              if (m.info.pending === 0) {
+              if (rec !== undefined) byId.set(rec.id, { rec, rev: m.seq })
+              if (m.info.pending === 0 || m.seq >= end) {
                 more = false
                 break
               }
             }
             if (got === 0) more = false
           }
-          return { records, last }
+          return done()
         } finally {
           await consumer.delete().catch(() => false)
         }
@@ -468,12 +471,15 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
     // ---------------------------------------------------------------------------------------
     // claim, heartbeat, settle
 
+    /** How widely claims spread over equal candidates: grows while other processes win races, shrinks when none do. */
+    let spread = 1
+
     const claimAt = async (request: Backend.ClaimRequest, now: number) => {
       const leaseUntil = now + request.leaseMillis
       const claimed: Array<Backend.TaskRecord> = []
       let error: string | undefined
       for (let round = 0; round < 8 && claimed.length < request.limit; round++) {
-        const taken = mirror.take(request.queues, now, request.limit - claimed.length)
+        const taken = mirror.take(request.queues, now, request.limit - claimed.length, spread)
         if (taken.length === 0) break
         const results = await Promise.all(taken.map((entry) => {
           const next: Backend.TaskRecord = {
@@ -486,26 +492,22 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
           }
           return write(next, entry.rev).then((result) => ({ entry, next, result }))
         }))
-        const conflicts: Array<Entry> = []
+        let conflicts = 0
         for (const { entry, next, result } of results) {
           if (result._tag === "Written") {
             mirror.apply(next.id, next, result.seq)
             claimed.push(next)
           } else if (result._tag === "Conflict") {
-            conflicts.push(entry)
+            // Someone else wrote it first. The watch brings that write (it is newer than what the
+            // index holds) and puts the task where it belongs; until then it stays out of the heaps.
+            conflicts++
           } else {
             mirror.restore(entry)
             error = result.message
           }
         }
-        if (conflicts.length === 0) break
-        // Someone else wrote these first: learn what they are now, and take the next ones.
-        await Promise.all(conflicts.map((entry) =>
-          refresh(entry.rec.id).then(
-            () => undefined,
-            () => mirror.restore(entry)
-          )
-        ))
+        spread = conflicts > 0 ? Math.min(64, spread * 2) : Math.max(1, spread / 2)
+        if (conflicts === 0) break
       }
       return { claimed, error }
     }

@@ -165,12 +165,16 @@ export class Mirror {
   /**
    * Takes up to `limit` claimable entries of `queues` at `now`, in claim order, out of the heaps
    * (a concurrent claim of this process will not pick them). Each must then be written, or
-   * given back with {@link restore}.
+   * given back with {@link restore}. With `spread` above 1 (other processes are claiming the same
+   * tasks), each candidate is passed over with probability 1 - 1/spread, so that claimers of one
+   * priority take different tasks instead of racing for the same ones; priorities still come
+   * first, and with `spread` 1 the order is exact.
    */
-  take(queues: ReadonlyArray<string>, now: number, limit: number): Array<Entry> {
+  take(queues: ReadonlyArray<string>, now: number, limit: number, spread = 1): Array<Entry> {
     const indexes = queues.map((name) => this.index(name))
     for (const q of indexes) this.promote(q, now)
     const out: Array<Entry> = []
+    const passed: Array<readonly [QueueIndex, Item]> = []
     while (out.length < limit) {
       let best: Item | undefined
       let from: QueueIndex | undefined
@@ -183,11 +187,16 @@ export class Mirror {
       }
       if (best === undefined || from === undefined) break
       from.ready.pop()
+      if (spread > 1 && Math.random() * spread >= 1 && passed.length < limit * 32) {
+        passed.push([from, best])
+        continue
+      }
       const entry = best.entry
       entry.version++
       if (claimable(entry.rec, now)) out.push(entry)
       else this.place(entry)
     }
+    for (const [q, item] of passed) q.ready.push(item)
     return out
   }
 
