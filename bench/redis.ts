@@ -69,7 +69,8 @@ const timeRate = async (n: number, f: () => Promise<unknown>) => {
   return n / ((performance.now() - t0) / 1000)
 }
 
-const sitq = (w: Workload): Promise<SystemResult> => {
+/** sitq's Redis column (also shown next to the NATS backend by `bench/nats.ts`). */
+export const sitqRedis = (w: Workload): Promise<SystemResult> => {
   const fresh = Layer.unwrapScoped(
     Effect.acquireRelease(
       Effect.sync(() => {
@@ -91,15 +92,17 @@ const sitq = (w: Workload): Promise<SystemResult> => {
   }).finally(() => (crossPrefix === "" ? undefined : deleteKeys(sitqPattern(crossPrefix))))
 }
 
-const bullmq = async (w: Workload): Promise<SystemResult> => {
-  const r = newResult("BullMQ")
+/** BullMQ's column; with `removeOnComplete` every job is deleted when it completes. */
+export const bullmq = async (w: Workload, options: { readonly removeOnComplete?: boolean } = {}): Promise<SystemResult> => {
+  const r = newResult(options.removeOnComplete === true ? "BullMQ (removeOnComplete)" : "BullMQ")
+  const defaultJobOptions = options.removeOnComplete === true ? { removeOnComplete: true } : {}
   const parsed = new URL(url)
   const connection = { host: parsed.hostname, port: Number(parsed.port || 6379), maxRetriesPerRequest: null }
   /** Runs `f` with a queue on a fresh prefix, then closes it and deletes the prefix's keys. */
   const withQueue = async <A>(name: string, f: (queue: Queue, prefix: string) => Promise<A>): Promise<A> => {
     const prefix = newPrefix("bull")
     patterns.add(bullPattern(prefix))
-    const queue = new Queue(name, { connection, prefix })
+    const queue = new Queue(name, { connection, prefix, defaultJobOptions })
     try {
       await queue.waitUntilReady()
       return await f(queue, prefix)
@@ -150,7 +153,11 @@ const bullmq = async (w: Workload): Promise<SystemResult> => {
     withQueue("ping", async (queue, prefix) => {
       record(r, "cross", await crossProcess({ kind: "bullmq", url, prefix }, w.crossSamples, (i) => queue.add("ping", { i }), latencyOpts))
     }))
-  r.notes.push("Queue.add / addBulk, Worker with concurrency N, default job options (completed jobs kept)")
+  r.notes.push(
+    options.removeOnComplete === true
+      ? "Queue.add / addBulk, Worker with concurrency N, removeOnComplete: true (completed jobs deleted)"
+      : "Queue.add / addBulk, Worker with concurrency N, default job options (completed jobs kept)"
+  )
   return r
 }
 
@@ -158,7 +165,7 @@ export const benchRedis = Effect.promise(async () => {
   const w = redisWorkload
   try {
     const results: Array<SystemResult> = []
-    for (const run of [sitq, bullmq]) {
+    for (const run of [sitqRedis, bullmq]) {
       const t0 = performance.now()
       const result = await run(w)
       console.error(`  (${result.name}: ${((performance.now() - t0) / 1000).toFixed(1)} s)`)
@@ -173,6 +180,11 @@ export const benchRedis = Effect.promise(async () => {
     ])
     return results
   } finally {
-    for (const pattern of [...patterns]) await deleteKeys(pattern).catch(() => {})
+    await redisCleanup()
   }
 })
+
+/** Deletes whatever keys a Redis run left (a crashed peer). */
+export const redisCleanup = async () => {
+  for (const pattern of [...patterns]) await deleteKeys(pattern).catch(() => {})
+}

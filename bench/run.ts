@@ -11,7 +11,8 @@ const suites: Record<string, () => Promise<Effect.Effect<unknown, unknown>>> = {
   memory: async () => (await import("./memory.js")).benchMemory,
   sqlite: async () => (await import("./sqlite.js")).benchSqlite,
   postgres: async () => (await import("./postgres.js")).benchPostgres,
-  redis: async () => (await import("./redis.js")).benchRedis
+  redis: async () => (await import("./redis.js")).benchRedis,
+  nats: async () => (await import("./nats.js")).benchNats
 }
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"))

@@ -310,6 +310,12 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
 
     const onWatch = (entry: KvEntry) => {
       const id = entry.key.slice(2)
+      if (mirror.isStale(id, entry.revision)) {
+        // The echo of a write this process applied already: nothing to decode.
+        mirror.watchedUpTo(entry.revision)
+        if (entry.revision > watched) watched = entry.revision
+        return
+      }
       const read = readEntry(entry)
       const change = entry.operation === "PUT" && read.rec === null ? "stale" : mirror.apply(id, read.rec, read.rev)
       mirror.watchedUpTo(entry.revision)

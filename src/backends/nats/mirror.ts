@@ -101,6 +101,14 @@ export class Mirror {
     }
   }
 
+  /** Whether a revision of this task is older than what the index knows (an echo of a write applied already). */
+  isStale(id: string, rev: number): boolean {
+    const cur = this.entries.get(id)
+    if (cur !== undefined) return cur.rev >= rev
+    const dead = this.tombstones.get(id)
+    return dead !== undefined && dead >= rev
+  }
+
   /**
    * Applies a record read at `rev` (null: the key is gone). Returns `"stale"` when a newer
    * revision of it is already known.
