@@ -85,11 +85,22 @@ export interface TaskRecord {
   readonly error: StoredError | null
   readonly traceback: string | null
   readonly key: string | null
+  /**
+   * When each failed attempt of the current run failed (epoch milliseconds, oldest first): what a
+   * durable retry replays its `Schedule` with, so that it decides as `Effect.retry` would. Set by
+   * the `Failed` and `Retrying` outcomes; empty on enqueue and after `retry`; kept by `Succeeded`
+   * and `Released`. An attempt whose lease expired (its worker died) failed nothing: it adds none.
+   */
+  readonly failureTimes: ReadonlyArray<number>
 }
 
 /**
  * A task to insert. `id` is chosen by the caller (time-ordered); when `key` is set and a task with
  * the same key is `pending` or `in_progress`, nothing is inserted and that task's id is returned.
+ *
+ * The dedup invariant, on every backend: at most one `pending` or `in_progress` task per key. A
+ * key is free again once its task finishes (success, failed, cancelled); `retry` of a finished
+ * keyed task answers `key_held` (and changes nothing) while another live task holds the key.
  *
  * @since 0.1.0
  * @category models
@@ -134,6 +145,7 @@ export interface Lease {
  * - `Succeeded`: `success` with the serialized result;
  * - `Failed`: `failed` for good, with the error and traceback;
  * - `Retrying`: back to `pending` at `runAt`, keeping the error and traceback of this attempt;
+ *   `Failed` and `Retrying` also store `failureTimes` (the record's, plus this attempt's failure);
  * - `Released`: back to `pending` at once without counting the attempt (graceful shutdown).
  *
  * @since 0.1.0
@@ -146,6 +158,7 @@ export type Outcome =
     readonly lease: Lease
     readonly error: StoredError
     readonly traceback: string | null
+    readonly failureTimes: ReadonlyArray<number>
   }
   | {
     readonly _tag: "Retrying"
@@ -153,6 +166,7 @@ export type Outcome =
     readonly runAt: number
     readonly error: StoredError
     readonly traceback: string | null
+    readonly failureTimes: ReadonlyArray<number>
   }
   | { readonly _tag: "Released"; readonly lease: Lease }
 
@@ -181,12 +195,14 @@ export type CancelResult = "cancelled" | "finished" | "not_found"
 
 /**
  * What `retry` found: `requeued` (a failed or cancelled task is pending again, attempts reset),
- * `not_finished` (pending or running; unchanged), or `not_found`.
+ * `not_finished` (pending or running; unchanged), `key_held` (the task has a dedup key that another
+ * pending or running task holds now; unchanged: retrying it would put two live tasks under one
+ * key, and the work the key stands for is already queued), or `not_found`.
  *
  * @since 0.1.0
  * @category models
  */
-export type RetryResult = "requeued" | "not_finished" | "not_found"
+export type RetryResult = "requeued" | "not_finished" | "key_held" | "not_found"
 
 /**
  * A filter for `list`. Results come in enqueue order, oldest first unless `newestFirst`.
@@ -240,6 +256,23 @@ export type BackendEvent =
   | { readonly _tag: "Cancelled"; readonly ids: ReadonlyArray<string> }
 
 /**
+ * What a backend can do beyond the port's common ground.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Capabilities {
+  /**
+   * Every change to the store, made by any process, is pushed to every subscriber as an event:
+   * PostgreSQL (LISTEN/NOTIFY) and Redis (pub/sub) push across processes; memory has no other
+   * process. Then result waiters wait on pushes and re-read the store only as a slow safety net.
+   * False for SQLite: other processes on the same file change it without telling this one, so
+   * waiters there poll.
+   */
+  readonly pushesAcrossProcesses: boolean
+}
+
+/**
  * The storage port.
  *
  * @since 0.1.0
@@ -248,6 +281,8 @@ export type BackendEvent =
 export interface Backend {
   /** A short name for logs and errors ("memory", "sqlite", ...). */
   readonly name: string
+  /** What this backend can do beyond the common ground. */
+  readonly capabilities: Capabilities
   /** Inserts tasks atomically (all or none), resolving dedup keys. One `Enqueued` per input, in order. */
   readonly enqueue: (tasks: ReadonlyArray<NewTask>) => Effect.Effect<ReadonlyArray<Enqueued>, BackendError>
   /** Atomically claims up to `limit` due tasks: `in_progress`, attempts + 1, leased to `owner`. */
@@ -261,7 +296,10 @@ export interface Backend {
   readonly settle: (outcomes: ReadonlyArray<Outcome>) => Effect.Effect<ReadonlyArray<boolean>, BackendError>
   /** Cancels a pending or running task. */
   readonly cancel: (id: string) => Effect.Effect<CancelResult, BackendError>
-  /** Puts a failed or cancelled task back to pending, due now, with attempts reset. */
+  /**
+   * Puts a failed or cancelled task back to pending, due now, with attempts reset, unless a live
+   * task holds its dedup key (`key_held`).
+   */
   readonly retry: (id: string) => Effect.Effect<RetryResult, BackendError>
   /** Reads one task. */
   readonly get: (id: string) => Effect.Effect<Option.Option<TaskRecord>, BackendError>

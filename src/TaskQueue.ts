@@ -152,7 +152,10 @@ export interface TaskQueueService {
   ) => Effect.Effect<Task.Success<T>, JoinError<T>>
   /** Cancels a pending task, or interrupts a running one; false if it had already finished. */
   readonly cancel: (id: string) => Effect.Effect<boolean, TaskNotFound | BackendError>
-  /** Puts a failed or cancelled task back to pending; false if it had not finished. */
+  /**
+   * Puts a failed or cancelled task back to pending; false if it had not finished, or if it has a
+   * dedup key that another pending or running task holds now (at most one live task per key).
+   */
   readonly retry: (id: string) => Effect.Effect<boolean, TaskNotFound | BackendError>
   /** Lists tasks in enqueue order. */
   readonly list: (filter?: B.ListFilter) => Effect.Effect<ReadonlyArray<TaskInfo>, BackendError>
@@ -173,7 +176,12 @@ export interface TaskQueueService {
  * @category models
  */
 export interface TaskQueueOptions {
-  /** How often a result waiter re-reads the task when no push arrives (default 250 millis). */
+  /**
+   * How often a result waiter re-reads the task when no push arrives. Default: 5 seconds (a safety
+   * net) where the backend pushes every change across processes (`capabilities.pushesAcrossProcesses`:
+   * memory, PostgreSQL, Redis), 250 millis where it does not (SQLite, whose other processes do not
+   * tell this one).
+   */
   readonly resultPollInterval?: Duration.DurationInput | undefined
 }
 
@@ -214,7 +222,9 @@ export const make = (
   Effect.gen(function*() {
     const backend = yield* Backend
     const serializer = yield* Serializer
-    const pollInterval = D.decode(options.resultPollInterval ?? "250 millis")
+    const pollInterval = D.decode(
+      options.resultPollInterval ?? (backend.capabilities.pushesAcrossProcesses ? "5 seconds" : "250 millis")
+    )
     const waiters = new Map<string, Set<Deferred.Deferred<void>>>()
     const codecs = Codec.cache(serializer)
 

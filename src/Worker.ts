@@ -215,21 +215,21 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
       Effect.gen(function*() {
         const handler = handlers.get(rec.name)
         const stored = yield* Codec.storeError(error, handler?.task.failure ?? UnknownTask, serializer)
+        const failureTimes = [...rec.failureTimes, yield* Clock.currentTimeMillis]
         if (retry !== undefined) {
-          const now = yield* Clock.currentTimeMillis
           // The schedule was typed by the task's definer to accept exactly the errors fed here.
-          const next = yield* nextRunAt(retry as unknown as Schedule.Schedule<unknown, unknown>, rec.attempts, error, now)
+          const next = yield* nextRunAt(retry as unknown as Schedule.Schedule<unknown, unknown>, failureTimes, error)
           if (Option.isSome(next)) {
             yield* Effect.logDebug("sitq: task attempt failed; retrying").pipe(
               Effect.annotateLogs({ task: rec.id, name: rec.name, attempt: rec.attempts, runAt: next.value })
             )
-            return { _tag: "Retrying", lease, runAt: next.value, error: stored, traceback } satisfies B.Outcome
+            return { _tag: "Retrying", lease, runAt: next.value, error: stored, traceback, failureTimes } satisfies B.Outcome
           }
         }
         yield* Effect.logWarning("sitq: task failed").pipe(
           Effect.annotateLogs({ task: rec.id, name: rec.name, attempts: rec.attempts, error: stored.message })
         )
-        return { _tag: "Failed", lease, error: stored, traceback } satisfies B.Outcome
+        return { _tag: "Failed", lease, error: stored, traceback, failureTimes } satisfies B.Outcome
       })
 
     const attempt = (rec: B.TaskRecord, lease: B.Lease): Effect.Effect<B.Outcome, never, Handler.Context<H[number]>> => {

@@ -8,24 +8,35 @@ describe("durable retry replay", () => {
   it.effect("recurs(2) allows two retries, then is done", () =>
     Effect.gen(function*() {
       const s = Schedule.recurs(2)
-      assert.deepStrictEqual(yield* nextRunAt(s, 1, "e", 1000), Option.some(1000))
-      assert.deepStrictEqual(yield* nextRunAt(s, 2, "e", 1000), Option.some(1000))
-      assert.deepStrictEqual(yield* nextRunAt(s, 3, "e", 1000), Option.none())
+      assert.deepStrictEqual(yield* nextRunAt(s, [1000], "e"), Option.some(1000))
+      assert.deepStrictEqual(yield* nextRunAt(s, [1000, 1000], "e"), Option.some(1000))
+      assert.deepStrictEqual(yield* nextRunAt(s, [1000, 1000, 1000], "e"), Option.none())
     }))
 
-  it.effect("exponential delays depend only on the attempt count", () =>
+  it.effect("exponential delays depend only on the number of failures, from the last one", () =>
     Effect.gen(function*() {
       const s = Schedule.exponential("1 second")
-      assert.deepStrictEqual(yield* nextRunAt(s, 1, "e", 0), Option.some(1000))
-      assert.deepStrictEqual(yield* nextRunAt(s, 2, "e", 0), Option.some(2000))
-      assert.deepStrictEqual(yield* nextRunAt(s, 3, "e", 50), Option.some(4050))
+      assert.deepStrictEqual(yield* nextRunAt(s, [0], "e"), Option.some(1000))
+      assert.deepStrictEqual(yield* nextRunAt(s, [0, 0], "e"), Option.some(2000))
+      assert.deepStrictEqual(yield* nextRunAt(s, [0, 0, 50], "e"), Option.some(4050))
     }))
 
   it.effect("whileInput decides on the failure at hand", () =>
     Effect.gen(function*() {
       const s = Schedule.recurs(5).pipe(Schedule.whileInput((e: string) => e === "retry"))
-      assert.isTrue(Option.isSome(yield* nextRunAt(s as Schedule.Schedule<unknown, unknown>, 1, "retry", 0)))
-      assert.isTrue(Option.isNone(yield* nextRunAt(s as Schedule.Schedule<unknown, unknown>, 1, "fatal", 0)))
+      assert.isTrue(Option.isSome(yield* nextRunAt(s as Schedule.Schedule<unknown, unknown>, [0], "retry")))
+      assert.isTrue(Option.isNone(yield* nextRunAt(s as Schedule.Schedule<unknown, unknown>, [0], "fatal")))
+    }))
+
+  it.effect("a schedule bounded by elapsed time sees each failure's own time, and ends", () =>
+    Effect.gen(function*() {
+      const exp = Schedule.exponential("1 second").pipe(Schedule.upTo("10 seconds"))
+      assert.deepStrictEqual(yield* nextRunAt(exp, [0, 1000, 3000, 7000], "e"), Option.some(15_000))
+      assert.deepStrictEqual(yield* nextRunAt(exp, [0, 1000, 3000, 7000, 15_000], "e"), Option.none())
+      const spaced = Schedule.spaced("1 second").pipe(Schedule.upTo("5 seconds"))
+      assert.deepStrictEqual(yield* nextRunAt(spaced, [0, 1000, 2000, 3000, 4000, 5000], "e"), Option.some(6000))
+      assert.deepStrictEqual(yield* nextRunAt(spaced, [0, 1000, 2000, 3000, 4000, 5000, 6000], "e"), Option.none())
+      assert.deepStrictEqual(yield* nextRunAt(spaced, [], "e"), Option.none())
     }))
 })
 

@@ -7,11 +7,29 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Layer, Option, PubSub } from "effect"
-import type { Scope } from "effect"
+import { Clock, Config, Effect, Layer, Option } from "effect"
+import type { ConfigError, Scope } from "effect"
 import type * as Backend from "../Backend.js"
 import { Backend as BackendTag, emptyStats, isFinished } from "../Backend.js"
 import { Heap } from "../internal/heap.js"
+import * as Events from "./kit/events.js"
+import { guarded } from "./kit/guard.js"
+import type { Retention } from "./kit/purge.js"
+import { retain } from "./kit/purge.js"
+
+/**
+ * Options of {@link make} and {@link layerWith}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /**
+   * How long finished tasks are kept before a scheduled purge deletes them (`"1 hour"`, or
+   * `{ finishedOlderThan, every }`); default: kept until `purge`.
+   */
+  readonly retention?: Retention | undefined
+}
 
 type Mutable<A> = { -readonly [K in keyof A]: A[K] }
 
@@ -57,8 +75,8 @@ const snapshot = (entry: Entry): Backend.TaskRecord => ({ ...entry.rec })
  * @since 0.1.0
  * @category constructors
  */
-export const make: Effect.Effect<Backend.Backend, never, Scope.Scope> = Effect.gen(function*() {
-  const events = yield* Effect.acquireRelease(PubSub.unbounded<Backend.BackendEvent>(), PubSub.shutdown)
+export const make = (options: Options = {}): Effect.Effect<Backend.Backend, never, Scope.Scope> => Effect.gen(function*() {
+  const events = yield* Events.make
   const tasks = new Map<string, Entry>()
   const keys = new Map<string, string>()
   const queues = new Map<string, QueueState>()
@@ -119,16 +137,10 @@ export const make: Effect.Effect<Backend.Backend, never, Scope.Scope> = Effect.g
     return undefined
   }
 
-  const publish = (list: ReadonlyArray<Backend.BackendEvent>) =>
-    list.length === 0 ? Effect.void : PubSub.publishAll(events, list)
-
-  const readyEvents = (queueNames: Iterable<string>): Array<Backend.BackendEvent> =>
-    Array.from(new Set(queueNames), (queue) => ({ _tag: "Ready", queue }))
-
   const withNow = <A>(f: (now: number) => readonly [A, ReadonlyArray<Backend.BackendEvent>]) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) => {
       const [result, list] = f(now)
-      return Effect.as(publish(list), result)
+      return Effect.as(events.publish(list), result)
     })
 
   const enqueue: Backend.Backend["enqueue"] = (input) =>
@@ -162,7 +174,8 @@ export const make: Effect.Effect<Backend.Backend, never, Scope.Scope> = Effect.g
             result: null,
             error: null,
             traceback: null,
-            key: task.key
+            key: task.key,
+            failureTimes: []
           },
           seq: sequence++,
           version: 0
@@ -172,7 +185,7 @@ export const make: Effect.Effect<Backend.Backend, never, Scope.Scope> = Effect.g
         touched.push(task.queue)
         out.push({ id: task.id, inserted: true })
       }
-      return [out, readyEvents(touched)]
+      return [out, Events.ready(touched)]
     })
 
   const claim: Backend.Backend["claim"] = (request) =>
@@ -252,6 +265,7 @@ export const make: Effect.Effect<Backend.Backend, never, Scope.Scope> = Effect.g
           case "Failed": {
             rec.error = outcome.error
             rec.traceback = outcome.traceback
+            rec.failureTimes = outcome.failureTimes
             finish(entry, "failed", now)
             finished.push(rec.id)
             break
@@ -261,6 +275,7 @@ export const make: Effect.Effect<Backend.Backend, never, Scope.Scope> = Effect.g
             rec.runAt = outcome.runAt
             rec.error = outcome.error
             rec.traceback = outcome.traceback
+            rec.failureTimes = outcome.failureTimes
             clearLease(rec)
             schedule(entry, now)
             requeued.push(rec.queue)
@@ -276,9 +291,7 @@ export const make: Effect.Effect<Backend.Backend, never, Scope.Scope> = Effect.g
           }
         }
       }
-      const list = readyEvents(requeued)
-      if (finished.length > 0) list.push({ _tag: "Finished", ids: finished })
-      return [accepted, list]
+      return [accepted, Events.settled(requeued, finished)]
     })
 
   const cancel: Backend.Backend["cancel"] = (id) =>
@@ -287,7 +300,7 @@ export const make: Effect.Effect<Backend.Backend, never, Scope.Scope> = Effect.g
       if (entry === undefined) return ["not_found", []]
       if (isFinished(entry.rec.status)) return ["finished", []]
       finish(entry, "cancelled", now)
-      return ["cancelled", [{ _tag: "Cancelled", ids: [id] }, { _tag: "Finished", ids: [id] }]]
+      return ["cancelled", Events.cancelled([id])]
     })
 
   const retry: Backend.Backend["retry"] = (id) =>
@@ -296,6 +309,7 @@ export const make: Effect.Effect<Backend.Backend, never, Scope.Scope> = Effect.g
       if (entry === undefined) return ["not_found", []]
       const rec = entry.rec
       if (rec.status !== "failed" && rec.status !== "cancelled") return ["not_finished", []]
+      if (rec.key !== null && keys.has(rec.key)) return ["key_held", []]
       rec.status = "pending"
       rec.runAt = now
       rec.attempts = 0
@@ -304,9 +318,10 @@ export const make: Effect.Effect<Backend.Backend, never, Scope.Scope> = Effect.g
       rec.result = null
       rec.error = null
       rec.traceback = null
-      if (rec.key !== null && !keys.has(rec.key)) keys.set(rec.key, rec.id)
+      rec.failureTimes = []
+      if (rec.key !== null) keys.set(rec.key, rec.id)
       schedule(entry, now)
-      return ["requeued", readyEvents([rec.queue])]
+      return ["requeued", Events.ready([rec.queue])]
     })
 
   const matches = (rec: Backend.TaskRecord, filter: Backend.ListFilter): boolean =>
@@ -368,8 +383,10 @@ export const make: Effect.Effect<Backend.Backend, never, Scope.Scope> = Effect.g
       return next === Number.POSITIVE_INFINITY ? Option.none() : Option.some(next)
     })
 
-  return {
+  const backend = guarded({
     name: "memory",
+    // No other process can reach this store: every change is pushed.
+    capabilities: { pushesAcrossProcesses: true },
     enqueue,
     claim,
     heartbeat,
@@ -381,8 +398,10 @@ export const make: Effect.Effect<Backend.Backend, never, Scope.Scope> = Effect.g
     stats,
     purge,
     nextWakeAt,
-    subscribe: PubSub.subscribe(events)
-  }
+    subscribe: events.subscribe
+  })
+  yield* retain(backend, options.retention)
+  return backend
 })
 
 /**
@@ -391,4 +410,30 @@ export const make: Effect.Effect<Backend.Backend, never, Scope.Scope> = Effect.g
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Backend.Backend> = Layer.scoped(BackendTag, make)
+export const layer: Layer.Layer<Backend.Backend> = Layer.scoped(BackendTag, make())
+
+/**
+ * {@link layer} with options (retention).
+ *
+ * @example
+ * ```ts
+ * import { MemoryBackend } from "sitq"
+ *
+ * const BackendLive = MemoryBackend.layerWith({ retention: "1 hour" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWith = (options: Options): Layer.Layer<Backend.Backend> => Layer.scoped(BackendTag, make(options))
+
+/**
+ * {@link layerWith} with its options read from `Config`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<Options>
+): Layer.Layer<Backend.Backend, ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layerWith))

@@ -266,6 +266,51 @@ export const conformance = (name: string, backend: Layer.Layer<Backend.Backend, 
           assert.strictEqual(info.attempts, 4)
         }))
 
+      // A durable retry decides as Effect.retry would with the same schedule, given the same failure
+      // times: schedules bounded by elapsed time (upTo) end.
+      const boundedByTime: ReadonlyArray<readonly [string, Schedule.Schedule<unknown, unknown>]> = [
+        ["exponential 1s up to 10s", Schedule.exponential("1 second").pipe(Schedule.upTo("10 seconds"))],
+        ["spaced 1s up to 5s", Schedule.spaced("1 second").pipe(Schedule.upTo("5 seconds"))]
+      ]
+      for (const [label, schedule] of boundedByTime) {
+        test(`a retry schedule bounded by elapsed time ends as Effect.retry does (${label})`, () =>
+          Effect.gen(function*() {
+            const queue = yield* TaskQueue
+            // What Effect.retry does with the schedule: the times of the attempts, from the first.
+            const reference: Array<number> = []
+            const start = yield* Clock.currentTimeMillis
+            const retried = yield* Effect.fork(Effect.retry(
+              Effect.flatMap(Clock.currentTimeMillis, (t) => {
+                reference.push(t - start)
+                return Effect.fail(new Boom({ retryable: true, message: "again" }))
+              }),
+              schedule
+            ))
+            for (let i = 0; i < 200 && retried.unsafePoll() === null; i++) yield* TestClock.adjust("1 second")
+            assert.isTrue(Exit.isFailure(yield* Fiber.await(retried)), "Effect.retry gave up")
+
+            const Bounded = Task.make(`bounded_${label.replace(/\W+/g, "_")}`, { failure: Boom, retry: schedule })
+            const times: Array<number> = []
+            const handler = Task.handler(Bounded, () =>
+              Effect.flatMap(Clock.currentTimeMillis, (t) => {
+                times.push(t)
+                return Effect.fail(new Boom({ retryable: true, message: "again" }))
+              }))
+            const id = yield* queue.enqueue(Bounded)
+            const t0 = yield* Clock.currentTimeMillis
+            for (let i = 0; i < 50; i++) {
+              yield* Worker.drain({ handlers: [handler] })
+              const info = yield* queue.get(id)
+              if (info.status !== "pending") break
+              yield* TestClock.setTime(info.runAt)
+            }
+            const info = yield* queue.get(id)
+            assert.strictEqual(info.status, "failed")
+            assert.deepStrictEqual(times.map((t) => t - t0), reference)
+            assert.strictEqual(info.attempts, reference.length)
+          }))
+      }
+
       test("Schedule.whileInput on the typed error stops retrying a non-retryable error at once", () =>
         Effect.gen(function*() {
           const queue = yield* TaskQueue

@@ -48,7 +48,7 @@ describe("PostgresBackend at scale", () => {
       const hbPlan = yield* plan(q.heartbeat, [["p00001"], ["w"], [1], now])
       assert.notInclude(hbPlan, "Seq Scan")
       const settlePlan = yield* plan(q.settle, [
-        ["S"], ["p00001"], ["w"], [1], [new Uint8Array([1])], [null], [null], [null], [null], [null], now, "ch", "o"
+        ["S"], ["p00001"], ["w"], [1], [new Uint8Array([1])], [null], [null], [null], [null], [null], now, "ch", "o", [null]
       ])
       assert.notInclude(settlePlan, "Seq Scan")
 

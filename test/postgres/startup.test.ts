@@ -28,7 +28,7 @@ describe("PostgresBackend start-up", () => {
       const migrations = yield* pg.unsafe<{ migration_id: number; name: string }>(
         `SELECT migration_id, name FROM "${schema}".sitq_migrations`
       ).withoutTransform
-      assert.deepStrictEqual(migrations.map((m) => [m.migration_id, m.name]), [[1, "create_tasks"]])
+      assert.deepStrictEqual(migrations.map((m) => [m.migration_id, m.name]), [[1, "create_tasks"], [2, "failure_times"]])
       yield* pg.unsafe(`CREATE TABLE "${schema}".runs (
         task_id text NOT NULL, attempt int NOT NULL, worker text NOT NULL,
         started_at bigint NOT NULL, enqueued_at bigint NOT NULL, PRIMARY KEY (task_id, attempt, worker, started_at))`).raw

@@ -6,7 +6,6 @@ import { Effect, Layer } from "effect"
 import { Redis } from "ioredis"
 import { randomUUID } from "node:crypto"
 import type { Backend } from "../../src/Backend.js"
-import type { RedisBackendOptions } from "../../src/backends/redis.js"
 import { RedisBackend } from "../../src/backends/redis.js"
 
 export const redisUrl = (): string => {
@@ -35,7 +34,7 @@ export const deleteStore = (prefix: string): Promise<void> => {
 
 /** A fresh, isolated store for each build; its keys are deleted on release. */
 export const freshLayer = (
-  options: Omit<RedisBackendOptions, "url" | "options" | "prefix"> = {}
+  options: Omit<RedisBackend.Options, "url" | "options" | "prefix"> = {}
 ): Layer.Layer<Backend, unknown> =>
   Layer.unwrapScoped(
     Effect.gen(function*() {

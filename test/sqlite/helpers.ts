@@ -22,6 +22,10 @@ export const freshLayer: Layer.Layer<B.Backend, unknown> = Layer.unwrapScoped(
   Effect.map(tempFile, (filename) => SqliteBackend.layer({ filename }))
 )
 
+/** A fresh SQLite backend with options. */
+export const freshLayerWith = (options: Omit<SqliteBackend.Options, "filename">): Layer.Layer<B.Backend, unknown> =>
+  Layer.unwrapScoped(Effect.map(tempFile, (filename) => SqliteBackend.layer({ ...options, filename })))
+
 let counter = 0
 
 /** A `NewTask` with defaults. */

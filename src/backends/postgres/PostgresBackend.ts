@@ -28,9 +28,7 @@ import {
   Fiber,
   Layer,
   Option,
-  PubSub,
   Redacted,
-  Schedule,
   Stream
 } from "effect"
 import { randomUUID } from "node:crypto"
@@ -38,20 +36,25 @@ import type * as B from "../../Backend.js"
 import { Backend, emptyStats } from "../../Backend.js"
 import { BackendError } from "../../Errors.js"
 import { migrations, migrationsTable } from "./migrations.js"
+import * as Events from "../kit/events.js"
+import { guarded } from "../kit/guard.js"
+import * as order from "../kit/order.js"
+import type { Retention } from "../kit/purge.js"
+import { inBatches, retain } from "../kit/purge.js"
+import { checkUrl } from "../kit/url.js"
+import type { TaskRow } from "../kit/rows.js"
+import { failureOf, num, toRecord } from "../kit/rows.js"
 import { columns, schemaPattern, statements } from "./statements.js"
 
 /**
  * Periodic deletion of finished tasks, run in the layer's scope: every `every` (default one
  * minute, first run at layer start), tasks that finished more than `finishedOlderThan` ago are
- * purged in batches.
+ * purged in batches. A plain duration (`"7 days"`) is `finishedOlderThan` with the default period.
  *
  * @since 0.1.0
  * @category models
  */
-export interface RetentionOptions {
-  readonly finishedOlderThan: Duration.DurationInput
-  readonly every?: Duration.DurationInput | undefined
-}
+export type RetentionOptions = Retention
 
 /**
  * Options of a backend on an existing `PgClient` ({@link layerClient}, {@link make}).
@@ -142,57 +145,6 @@ const toBackendError = (operation: string) => (error: SqlError): BackendError =>
 // ---------------------------------------------------------------------------------------------
 // rows
 
-interface TaskRow {
-  readonly id: string
-  readonly seq: unknown
-  readonly queue: string
-  readonly name: string
-  readonly payload: Uint8Array
-  readonly priority: number
-  readonly status: B.TaskStatus
-  readonly run_at: unknown
-  readonly attempts: number
-  readonly lease_owner: string | null
-  readonly lease_until: unknown
-  readonly enqueued_at: unknown
-  readonly started_at: unknown
-  readonly finished_at: unknown
-  readonly result: Uint8Array | null
-  readonly error_tag: string | null
-  readonly error_message: string | null
-  readonly error_data: Uint8Array | null
-  readonly traceback: string | null
-  readonly key: string | null
-}
-
-/** int8 comes back as a string from `pg` (or a number/bigint with custom parsers). */
-const num = (u: unknown): number => (typeof u === "number" ? u : Number(u))
-const numOrNull = (u: unknown): number | null => (u === null || u === undefined ? null : num(u))
-
-const toRecord = (row: TaskRow): B.TaskRecord => ({
-  id: row.id,
-  queue: row.queue,
-  name: row.name,
-  payload: row.payload,
-  priority: num(row.priority),
-  status: row.status,
-  runAt: num(row.run_at),
-  attempts: num(row.attempts),
-  leaseOwner: row.lease_owner,
-  leaseUntil: numOrNull(row.lease_until),
-  enqueuedAt: num(row.enqueued_at),
-  startedAt: numOrNull(row.started_at),
-  finishedAt: numOrNull(row.finished_at),
-  result: row.result,
-  error: row.error_tag === null ? null : {
-    tag: row.error_tag,
-    message: row.error_message ?? "",
-    data: row.error_data
-  },
-  traceback: row.traceback,
-  key: row.key
-})
-
 /** Times are whole milliseconds in the table; a fractional time is rounded up (never due early). */
 const millis = (n: number): number => Math.ceil(n)
 
@@ -242,7 +194,7 @@ export const make = (
     const q = statements(schema)
     const channel = channelFor(schema)
     const origin = randomUUID()
-    const events = yield* Effect.acquireRelease(PubSub.unbounded<B.BackendEvent>(), PubSub.shutdown)
+    const events = yield* Events.make
     const knownQueues = new Set<string>()
 
     const run = <A extends object>(operation: string, text: string, params: ReadonlyArray<unknown>) =>
@@ -258,12 +210,11 @@ export const make = (
       (tx) => (Option.isSome(tx) ? "" : origin)
     )
     const publish = (list: ReadonlyArray<B.BackendEvent>, from: string) =>
-      from === "" || list.length === 0 ? Effect.void : PubSub.publishAll(events, list)
-    const readyEvents = (queues: Iterable<string>): Array<B.BackendEvent> =>
-      Array.from(new Set(queues), (queue) => ({ _tag: "Ready" as const, queue }))
+      from === "" ? Effect.void : events.publish(list)
+    const readyEvents = Events.ready
 
     const enqueue: B.Backend["enqueue"] = (tasks) =>
-      tasks.length === 0 ? Effect.succeed([]) : Effect.gen(function*() {
+      Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const from = yield* localOrigin
         if (tasks.every((t) => t.key === null)) {
@@ -341,11 +292,10 @@ export const make = (
         return out
       })
 
-    const claimOrder = (a: TaskRow, b: TaskRow): number =>
-      b.priority - a.priority || num(a.run_at) - num(b.run_at) || num(a.seq) - num(b.seq)
+    const claimOrder = order.claimOrder((row: TaskRow) => [num(row.priority), num(row.run_at), num(row.seq)])
 
     const claim: B.Backend["claim"] = (request) =>
-      request.queues.length === 0 || request.limit <= 0 ? Effect.succeed([]) : Effect.gen(function*() {
+      Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const queues = Array.from(new Set(request.queues))
         for (const queue of queues) knownQueues.add(queue)
@@ -361,7 +311,7 @@ export const make = (
       })
 
     const heartbeat: B.Backend["heartbeat"] = (leases, leaseMillis) =>
-      leases.length === 0 ? Effect.succeed([]) : Effect.gen(function*() {
+      Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         // Rows are locked in id order by every multi-row update, so concurrent batches cannot deadlock.
         const sorted = leases.slice().sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
@@ -379,42 +329,45 @@ export const make = (
     const kindOf = { Succeeded: "S", Failed: "F", Retrying: "R", Released: "L" } as const
 
     const settle: B.Backend["settle"] = (outcomes) =>
-      outcomes.length === 0 ? Effect.succeed([]) : Effect.gen(function*() {
+      Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const from = yield* localOrigin
-        const order = outcomes.map((_, i) => i).sort((a, b) => {
-          const x = outcomes[a].lease.id
-          const y = outcomes[b].lease.id
-          return x < y ? -1 : x > y ? 1 : a - b
-        })
-        const sorted = order.map((i) => outcomes[i])
-        const errorOf = (o: B.Outcome) => (o._tag === "Failed" || o._tag === "Retrying" ? o.error : null)
-        const rows = yield* run<{ ord: number; kind: string; id: string; queue: string }>("settle", q.settle, [
-          sorted.map((o) => kindOf[o._tag]),
-          sorted.map((o) => o.lease.id),
-          sorted.map((o) => o.lease.owner),
-          sorted.map((o) => o.lease.attempt),
-          sorted.map((o) => (o._tag === "Succeeded" ? o.result : null)),
-          sorted.map((o) => errorOf(o)?.tag ?? null),
-          sorted.map((o) => errorOf(o)?.message ?? null),
-          sorted.map((o) => errorOf(o)?.data ?? null),
-          sorted.map((o) => (o._tag === "Failed" || o._tag === "Retrying" ? o.traceback : null)),
-          sorted.map((o) => (o._tag === "Retrying" ? millis(o.runAt) : null)),
-          now,
-          channel,
-          from
-        ])
         const accepted: Array<boolean> = outcomes.map(() => false)
         const finished: Array<string> = []
         const requeued: Array<string> = []
-        for (const row of rows) {
-          accepted[order[row.ord - 1]] = true
-          if (row.kind === "S" || row.kind === "F") finished.push(row.id)
-          else requeued.push(row.queue)
+        // One statement may name a task once (an UPDATE applies one of several matching input rows,
+        // unpredictably): a task named again waits for the next round, so outcomes apply in order.
+        for (const round of order.rounds(outcomes, (o) => o.lease.id)) {
+          const byId = round.slice().sort((a, b) => {
+            const x = outcomes[a].lease.id
+            const y = outcomes[b].lease.id
+            return x < y ? -1 : x > y ? 1 : a - b
+          })
+          const sorted = byId.map((i) => outcomes[i])
+          const failed = sorted.map(failureOf)
+          const rows = yield* run<{ ord: number; kind: string; id: string; queue: string }>("settle", q.settle, [
+            sorted.map((o) => kindOf[o._tag]),
+            sorted.map((o) => o.lease.id),
+            sorted.map((o) => o.lease.owner),
+            sorted.map((o) => o.lease.attempt),
+            sorted.map((o) => (o._tag === "Succeeded" ? o.result : null)),
+            failed.map((f) => f.error?.tag ?? null),
+            failed.map((f) => f.error?.message ?? null),
+            failed.map((f) => f.error?.data ?? null),
+            failed.map((f) => f.traceback),
+            sorted.map((o) => (o._tag === "Retrying" ? millis(o.runAt) : null)),
+            now,
+            channel,
+            from,
+            failed.map((f) => f.failureTimes)
+          ])
+          for (const row of rows) {
+            accepted[byId[row.ord - 1]] = true
+            if (row.kind === "S" || row.kind === "F") finished.push(row.id)
+            else requeued.push(row.queue)
+          }
         }
-        const list = readyEvents(requeued)
-        if (finished.length > 0) list.push({ _tag: "Finished", ids: finished })
-        yield* publish(list, from)
+        yield* publish(Events.settled(requeued, finished), from)
         return accepted
       })
 
@@ -430,7 +383,7 @@ export const make = (
         ])
         const row = rows[0]
         if (row !== undefined && row.updated > 0) {
-          yield* publish([{ _tag: "Cancelled", ids: [id] }, { _tag: "Finished", ids: [id] }], from)
+          yield* publish(Events.cancelled([id]), from)
           return "cancelled" as const
         }
         return row === undefined || row.status === null ? "not_found" as const : "finished" as const
@@ -445,13 +398,21 @@ export const make = (
           now,
           channel,
           from
-        ])
+        ]).pipe(
+          // Another retry of a task with the same key committed first: the live-key index refused this one.
+          Effect.catchIf(
+            (error) => field(field(error.cause, "cause"), "code") === "23505",
+            () => Effect.succeed([{ queue: null, status: "failed" }])
+          )
+        )
         const row = rows[0]
         if (row !== undefined && row.queue !== null) {
           yield* publish(readyEvents([row.queue]), from)
           return "requeued" as const
         }
-        return row === undefined || row.status === null ? "not_found" as const : "not_finished" as const
+        if (row === undefined || row.status === null) return "not_found" as const
+        // Failed or cancelled and not requeued: another live task holds its key.
+        return row.status === "failed" || row.status === "cancelled" ? "key_held" as const : "not_finished" as const
       })
 
     const get: B.Backend["get"] = (id) =>
@@ -497,23 +458,17 @@ export const make = (
     const purgeBatch = Math.max(1, Math.floor(options.purgeBatchSize ?? 1000))
     const purge: B.Backend["purge"] = (filter) => {
       const wanted = filter.statuses ?? ["success", "failed", "cancelled"]
-      if (wanted.length === 0) return Effect.succeed(0)
       const byTime = filter.finishedBefore !== undefined
       const byQueue = filter.queue !== undefined
       const text = q.purge(byTime, byQueue)
       const params: Array<unknown> = [wanted, purgeBatch]
       if (filter.finishedBefore !== undefined) params.push(millis(filter.finishedBefore))
       if (filter.queue !== undefined) params.push(filter.queue)
-      const loop = (total: number): Effect.Effect<number, BackendError> =>
-        Effect.flatMap(run<{ n: number }>("purge", text, params), (rows) => {
-          const n = rows[0]?.n ?? 0
-          return n < purgeBatch ? Effect.succeed(total + n) : loop(total + n)
-        })
-      return loop(0)
+      return inBatches(Effect.map(run<{ n: number }>("purge", text, params), (rows) => rows[0]?.n ?? 0), purgeBatch)
     }
 
     const nextWakeAt: B.Backend["nextWakeAt"] = (queues) =>
-      queues.length === 0 ? Effect.succeed(Option.none()) : Effect.map(
+      Effect.map(
         run<{ at: unknown }>("nextWakeAt", q.nextWakeAt, [queues]),
         (rows) => Option.map(Option.fromNullable(rows[0]?.at), num)
       )
@@ -529,12 +484,12 @@ export const make = (
       if (n.origin === origin) return Effect.void
       switch (n.kind) {
         case "R":
-          return PubSub.publish(events, { _tag: "Ready", queue: n.body })
+          return events.publish([{ _tag: "Ready", queue: n.body }])
         case "F":
-          return PubSub.publish(events, { _tag: "Finished", ids: n.body.split(",") })
+          return events.publish([{ _tag: "Finished", ids: n.body.split(",") }])
         case "C": {
           const ids = n.body.split(",")
-          return PubSub.publishAll(events, [{ _tag: "Cancelled", ids }, { _tag: "Finished", ids }])
+          return events.publish(Events.cancelled(ids))
         }
         default:
           return Effect.void
@@ -600,7 +555,7 @@ export const make = (
         if (sessions++ > 0) {
           yield* Effect.logInfo("sitq postgres: listener reconnected")
           // Notifications sent while it was down are lost: wake the local workers once.
-          yield* PubSub.publishAll(events, readyEvents(knownQueues))
+          yield* events.publish(readyEvents(knownQueues))
         }
         const healthy = Effect.sleep(checkEvery).pipe(Effect.zipRight(ping), Effect.forever)
         // Whichever ends first (a failed ping, a failed stream) ends the session.
@@ -628,8 +583,10 @@ export const make = (
       Effect.withClock(liveClock)
     )
 
-    const backend: B.Backend = {
+    const backend: B.Backend = guarded({
       name: "postgres",
+      // LISTEN/NOTIFY: every committed change reaches every instance's subscribers.
+      capabilities: { pushesAcrossProcesses: true },
       enqueue,
       claim,
       heartbeat,
@@ -641,21 +598,10 @@ export const make = (
       stats,
       purge,
       nextWakeAt,
-      subscribe: PubSub.subscribe(events)
-    }
+      subscribe: events.subscribe
+    })
 
-    if (options.retention !== undefined) {
-      const olderThan = Duration.toMillis(Duration.decode(options.retention.finishedOlderThan))
-      const every = options.retention.every ?? "1 minute"
-      yield* Clock.currentTimeMillis.pipe(
-        Effect.flatMap((now) => purge({ finishedBefore: now - olderThan })),
-        Effect.tap((n) => (n > 0 ? Effect.logDebug(`sitq postgres retention: purged ${n} finished tasks`) : Effect.void)),
-        Effect.catchAll((error) => Effect.logWarning("sitq postgres retention: purge failed", error)),
-        Effect.repeat(Schedule.spaced(every)),
-        Effect.interruptible,
-        Effect.forkScoped
-      )
-    }
+    yield* retain(backend, options.retention)
 
     return backend
   })
@@ -730,9 +676,11 @@ export const layer = (options: Options): Layer.Layer<Backend, BackendError> =>
   Layer.scoped(
     Backend,
     Effect.gen(function*() {
+      const url = typeof options.url === "string" ? Redacted.make(options.url) : options.url
+      yield* checkUrl("postgres", Redacted.value(url), ["postgres:", "postgresql:"])
       const connectTimeout = options.connectTimeout ?? "5 seconds"
       const client = yield* PgClient.make({
-        url: typeof options.url === "string" ? Redacted.make(options.url) : options.url,
+        url,
         connectTimeout,
         maxConnections: options.maxConnections ?? 10,
         applicationName: options.applicationName ?? "sitq"

@@ -75,5 +75,8 @@ export const migrations = (
       `CREATE INDEX tasks_finished ON ${s}.tasks (finished_at)
        WHERE status IN ('success', 'failed', 'cancelled')`
     ).raw
-  })
+  }),
+  // The failure times of the current run ("t1,t2,..."), which durable retries replay their schedule with.
+  "2_failure_times": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql.unsafe(`ALTER TABLE "${schema}".tasks ADD COLUMN failure_times text NOT NULL DEFAULT ''`).raw)
 })

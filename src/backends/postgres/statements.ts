@@ -34,7 +34,8 @@ const columnNames = [
   "error_message",
   "error_data",
   "traceback",
-  "key"
+  "key",
+  "failure_times"
 ]
 /**
  * The task columns, with a table prefix (`"t."`) or none.
@@ -126,9 +127,9 @@ export const statements = (schema: string) => {
     settle: `
       WITH input AS (
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[], $5::bytea[], $6::text[], $7::text[],
-          $8::bytea[], $9::text[], $10::int8[])
+          $8::bytea[], $9::text[], $10::int8[], $14::text[])
           WITH ORDINALITY AS i(kind, id, owner, attempt, result, error_tag, error_message, error_data, traceback,
-            run_at, ord)
+            run_at, failure_times, ord)
       ), u AS (
         UPDATE ${T} t SET
           status = CASE i.kind WHEN 'S' THEN 'success' WHEN 'F' THEN 'failed' ELSE 'pending' END,
@@ -137,6 +138,7 @@ export const statements = (schema: string) => {
           ${keepOnRelease("error_message")},
           ${keepOnRelease("error_data")},
           ${keepOnRelease("traceback")},
+          failure_times = CASE WHEN i.kind IN ('F', 'R') THEN i.failure_times ELSE t.failure_times END,
           run_at = CASE WHEN i.kind = 'R' THEN i.run_at ELSE t.run_at END,
           attempts = CASE WHEN i.kind = 'L' THEN t.attempts - 1 ELSE t.attempts END,
           finished_at = CASE WHEN i.kind IN ('S', 'F') THEN $11::int8 ELSE t.finished_at END,
@@ -168,11 +170,9 @@ export const statements = (schema: string) => {
       WITH u AS (
         UPDATE ${T} t SET status = 'pending', run_at = $2, attempts = 0, started_at = NULL, finished_at = NULL,
           result = NULL, error_tag = NULL, error_message = NULL, error_data = NULL, traceback = NULL,
-          lease_owner = NULL, lease_until = NULL,
-          key = CASE WHEN t.key IS NOT NULL AND EXISTS (
-            SELECT 1 FROM ${T} o WHERE o.key = t.key AND o.status IN ${live}
-          ) THEN NULL ELSE t.key END
+          failure_times = '', lease_owner = NULL, lease_until = NULL
         WHERE t.id = $1 AND t.status IN ('failed', 'cancelled')
+          AND (t.key IS NULL OR NOT EXISTS (SELECT 1 FROM ${T} o WHERE o.key = t.key AND o.status IN ${live}))
         RETURNING t.queue
       ), n AS (SELECT count(pg_notify($3, 'R|' || $4 || '|' || u.queue)) AS n FROM u)
       SELECT (SELECT queue FROM u) AS queue, (SELECT n FROM n) AS n,

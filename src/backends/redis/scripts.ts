@@ -7,7 +7,8 @@
  * Key layout (all keys of one store share the hash tag `{prefix}`, so they live in one hash slot
  * and every script runs on one node of a Redis Cluster):
  *
- * - `sitq:{p}:t:<id>`        hash, one per task (the record's fields, plus `seq` and `rm`); the
+ * - `sitq:{p}:t:<id>`        hash, one per task (the record's fields, plus `seq` and `rm`;
+ *                            `failureTimes` is "t1,t2,..." and absent when empty); the
  *                            lease fields are only meaningful while the status is `in_progress`
  *                            (they are left in place, not deleted, when a task leaves it)
  * - `sitq:{p}:seq`           INCR counter: the enqueue sequence
@@ -31,6 +32,7 @@
  *
  * @internal
  */
+import { createHash } from "node:crypto"
 
 const prelude = `
 local B = ARGV[1]
@@ -139,7 +141,8 @@ local function publish(kind, body)
 end
 -- the record as returned to the client: these fields, in this order (see FIELDS in redis.ts)
 local FIELDS = { 'id', 'queue', 'name', 'payload', 'priority', 'status', 'runAt', 'attempts', 'leaseOwner',
-  'leaseUntil', 'enqueuedAt', 'startedAt', 'finishedAt', 'result', 'errTag', 'errMsg', 'errData', 'traceback', 'key' }
+  'leaseUntil', 'enqueuedAt', 'startedAt', 'finishedAt', 'result', 'errTag', 'errMsg', 'errData', 'traceback', 'key',
+  'failureTimes' }
 local function record(t) return redis.call('HMGET', t, unpack(FIELDS)) end
 local function is_live(status) return status == 'pending' or status == 'in_progress' end
 `
@@ -295,7 +298,7 @@ for _, c in ipairs(taken) do
   local t = tk(id)
   -- CLAIMED fields; the client knows the rest (status, lease, startedAt = now, no result yet)
   local rec = redis.call('HMGET', t, 'status', 'id', 'name', 'payload', 'priority', 'runAt', 'attempts',
-    'enqueuedAt', 'errTag', 'errMsg', 'errData', 'traceback', 'key')
+    'enqueuedAt', 'errTag', 'errMsg', 'errData', 'traceback', 'key', 'failureTimes')
   if rec[1] == 'pending' then
     local attempts = tonumber(rec[7]) + 1
     redis.call('HSET', t, 'status', 'in_progress', 'attempts', attempts, 'leaseOwner', owner,
@@ -341,7 +344,7 @@ return lost
  * ARGV: base, instance, now, retention, n, then per outcome: kind, id, owner, attempt, and
  * - `S` (Succeeded): result
  * - `R` (Released): nothing more
- * - `F` (Failed): flags, errTag, errMsg, [errData if flags has D], [traceback if flags has T]
+ * - `F` (Failed): failureTimes, flags, errTag, errMsg, [errData if flags has D], [traceback if flags has T]
  * - `T` (Retrying): runAt, then as `F`.
  * Returns per outcome "" (rejected) or the task's queue (accepted).
  */
@@ -358,7 +361,7 @@ local o = 6
 for _ = 1, n do
   local kind, id, owner, attempt = ARGV[o], ARGV[o + 1], ARGV[o + 2], ARGV[o + 3]
   o = o + 4
-  local result, run_at_new, err_tag, err_msg, err_data, tb
+  local result, run_at_new, err_tag, err_msg, err_data, tb, fails
   if kind == 'S' then
     result = ARGV[o]
     o = o + 1
@@ -367,6 +370,8 @@ for _ = 1, n do
       run_at_new = ARGV[o]
       o = o + 1
     end
+    fails = ARGV[o]
+    o = o + 1
     local flags = ARGV[o]
     err_tag, err_msg = ARGV[o + 1], ARGV[o + 2]
     o = o + 3
@@ -393,7 +398,7 @@ for _ = 1, n do
       redis.call('HSET', t, 'status', 'pending', 'attempts', tonumber(f[3]) - 1)
     else
       -- Failed or Retrying: the error and traceback of this attempt
-      local set = { 'errTag', err_tag, 'errMsg', err_msg }
+      local set = { 'errTag', err_tag, 'errMsg', err_msg, 'failureTimes', fails }
       local del = {}
       if err_data then
         table.insert(set, 'errData')
@@ -474,7 +479,8 @@ return 'cancelled'
 `
 
 /**
- * ARGV: base, instance, now, retention(unused), id. Returns { result, queue }.
+ * ARGV: base, instance, now, retention(unused), id. Returns { result, queue }; result is
+ * "requeued", "not_finished", "key_held" (another live task holds its dedup key) or "not_found".
  */
 const retry = `
 local now = tonumber(ARGV[3])
@@ -484,20 +490,19 @@ local t = tk(id)
 local f = redis.call('HMGET', t, 'status', 'queue', 'seq', 'key', 'priority')
 if not f[1] then return { 'not_found', '' } end
 if f[1] ~= 'failed' and f[1] ~= 'cancelled' then return { 'not_finished', '' } end
+local key = f[4]
+if key and key ~= '' then
+  local held = redis.call('HGET', B .. 'dedup', key)
+  if held and held ~= id and is_live(redis.call('HGET', tk(held), 'status')) then return { 'key_held', '' } end
+end
 local q, seq = f[2], f[3]
 unretain(id, q, f[1])
 local rm = ready_member(now_s, seq, id)
 redis.call('HSET', t, 'status', 'pending', 'runAt', now_s, 'attempts', 0, 'rm', rm)
 redis.call('HDEL', t, 'startedAt', 'finishedAt', 'result', 'errTag', 'errMsg', 'errData', 'traceback',
-  'leaseOwner', 'leaseUntil')
+  'leaseOwner', 'leaseUntil', 'failureTimes')
 move_status(id, q, seq, f[1], 'pending')
-local key = f[4]
-if key and key ~= '' then
-  local held = redis.call('HGET', B .. 'dedup', key)
-  if not held or not is_live(redis.call('HGET', tk(held), 'status')) then
-    redis.call('HSET', B .. 'dedup', key, id)
-  end
-end
+if key and key ~= '' then redis.call('HSET', B .. 'dedup', key, id) end
 schedule(id, q, f[5], now_s, rm, now)
 publish('R', q)
 return { 'requeued', q }
@@ -661,15 +666,23 @@ const script = (body: string): string =>
   `${prelude}\nlocal function main()\n${body}\nend\nlocal result = main()\nflush_counts()\nreturn result\n`
 
 /**
- * A script: the name it is registered under with ioredis `defineCommand`, and its source.
+ * One script of the Redis backend: its source, the SHA1 it is cached under on the server
+ * (`EVALSHA`), and whether its reply holds bytes (payloads, results) and is read as Buffers.
  *
  * @since 0.1.0
  * @category internal
  * @internal
  */
-export interface ScriptDefinition {
+export interface Script {
   readonly name: string
   readonly lua: string
+  readonly sha: string
+  readonly binary: boolean
+}
+
+const define = (name: string, body: string, binary: boolean): Script => {
+  const lua = script(body)
+  return { name, lua, sha: createHash("sha1").update(lua).digest("hex"), binary }
 }
 
 /**
@@ -681,14 +694,48 @@ export interface ScriptDefinition {
  * @internal
  */
 export const scripts = {
-  enqueue: { name: "sitqEnqueue", lua: script(enqueue) },
-  claim: { name: "sitqClaim", lua: script(claim) },
-  heartbeat: { name: "sitqHeartbeat", lua: script(heartbeat) },
-  settle: { name: "sitqSettle", lua: script(settle) },
-  cancel: { name: "sitqCancel", lua: script(cancel) },
-  retry: { name: "sitqRetry", lua: script(retry) },
-  list: { name: "sitqList", lua: script(list) },
-  stats: { name: "sitqStats", lua: script(stats) },
-  purge: { name: "sitqPurge", lua: script(purge) },
-  nextWakeAt: { name: "sitqNextWakeAt", lua: script(nextWakeAt) }
-} as const satisfies Record<string, ScriptDefinition>
+  enqueue: define("enqueue", enqueue, false),
+  claim: define("claim", claim, true),
+  heartbeat: define("heartbeat", heartbeat, false),
+  settle: define("settle", settle, false),
+  cancel: define("cancel", cancel, false),
+  retry: define("retry", retry, false),
+  list: define("list", list, true),
+  stats: define("stats", stats, false),
+  purge: define("purge", purge, false),
+  nextWakeAt: define("nextWakeAt", nextWakeAt, false)
+} as const satisfies Record<string, Script>
+
+/**
+ * A connection that can run scripts (a single server or a cluster).
+ *
+ * @since 0.1.0
+ * @category internal
+ * @internal
+ */
+export interface ScriptClient {
+  readonly call: (command: string, ...args: Array<string | Buffer | number>) => Promise<unknown>
+  readonly callBuffer: (command: string, ...args: Array<string | Buffer | number>) => Promise<unknown>
+}
+
+/**
+ * Runs a script with one key: by its SHA1, and with its source when the server does not have it
+ * cached yet (a fresh server, after `SCRIPT FLUSH` or a failover), which caches it.
+ *
+ * @since 0.1.0
+ * @category internal
+ * @internal
+ */
+export const runScript = (
+  client: ScriptClient,
+  s: Script,
+  key: string,
+  args: ReadonlyArray<string | Buffer | number>
+): Promise<unknown> => {
+  const send = s.binary ? client.callBuffer.bind(client) : client.call.bind(client)
+  return send("EVALSHA", s.sha, 1, key, ...args).catch((error: unknown) =>
+    error instanceof Error && error.message.startsWith("NOSCRIPT")
+      ? send("EVAL", s.lua, 1, key, ...args)
+      : Promise.reject(error)
+  )
+}

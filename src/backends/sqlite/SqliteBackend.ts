@@ -21,11 +21,19 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import { Cause, Clock, Effect, Exit, Layer, Option, Predicate, PubSub, Scope } from "effect"
+import { Cause, Clock, Config, Effect, Exit, Layer, Option, Predicate, Scope } from "effect"
+import type { ConfigError, PubSub } from "effect"
 import { closeSync, openSync, readSync, statSync } from "node:fs"
 import type * as B from "../../Backend.js"
 import { Backend, emptyStats } from "../../Backend.js"
 import { BackendError } from "../../Errors.js"
+import * as Events from "../kit/events.js"
+import { guarded } from "../kit/guard.js"
+import * as order from "../kit/order.js"
+import type { Retention } from "../kit/purge.js"
+import { inBatches, retain } from "../kit/purge.js"
+import type { TaskRow } from "../kit/rows.js"
+import { failureOf, toRecord } from "../kit/rows.js"
 import * as Hub from "./hub.js"
 import * as Schema from "./migrations.js"
 
@@ -53,6 +61,12 @@ export interface Options {
    * at the price of one fsync per claim, settle and enqueue.
    */
   readonly synchronous?: "normal" | "full" | undefined
+  /**
+   * How long finished tasks are kept before a scheduled purge deletes them (`"7 days"`, or
+   * `{ finishedOlderThan, every }`; the purge runs every minute by default); default: kept until
+   * `purge`.
+   */
+  readonly retention?: Retention | undefined
 }
 
 /**
@@ -64,6 +78,8 @@ export interface Options {
 export interface ClientOptions {
   /** Prefix of the store's tables and indexes (default `"sitq_"`). */
   readonly prefix?: string | undefined
+  /** How long finished tasks are kept (see {@link Options}); default: kept until `purge`. */
+  readonly retention?: Retention | undefined
 }
 
 /**
@@ -163,53 +179,9 @@ const startError = (filename: string, error: unknown, fallback: "Connect" | "Sch
 // rows
 // -----------------------------------------------------------------------------------------------
 
-interface Row {
-  readonly seq: number
-  readonly id: string
-  readonly queue: string
-  readonly name: string
-  readonly payload: Uint8Array
-  readonly priority: number
-  readonly status: B.TaskStatus
-  readonly run_at: number
-  readonly attempts: number
-  readonly lease_owner: string | null
-  readonly lease_until: number | null
-  readonly enqueued_at: number
-  readonly started_at: number | null
-  readonly finished_at: number | null
-  readonly result: Uint8Array | null
-  readonly error_tag: string | null
-  readonly error_message: string | null
-  readonly error_data: Uint8Array | null
-  readonly traceback: string | null
-  readonly key: string | null
-}
+type Row = TaskRow & { readonly seq: number; readonly priority: number; readonly run_at: number }
 
-const toRecord = (row: Row): B.TaskRecord => ({
-  id: row.id,
-  queue: row.queue,
-  name: row.name,
-  payload: row.payload,
-  priority: row.priority,
-  status: row.status,
-  runAt: row.run_at,
-  attempts: row.attempts,
-  leaseOwner: row.lease_owner,
-  leaseUntil: row.lease_until,
-  enqueuedAt: row.enqueued_at,
-  startedAt: row.started_at,
-  finishedAt: row.finished_at,
-  result: row.result,
-  error: row.error_tag === null
-    ? null
-    : { tag: row.error_tag, message: row.error_message ?? "", data: row.error_data },
-  traceback: row.traceback,
-  key: row.key
-})
-
-const claimOrder = (a: Row, b: Row): number =>
-  b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq
+const claimOrder = order.claimOrder((row: Row) => [row.priority, row.run_at, row.seq])
 
 const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
   const out: Array<ReadonlyArray<A>> = []
@@ -326,7 +298,7 @@ const statements = (t: string) => ({
   ),
   settle: memo((n: number) =>
     `WITH c(now) AS (SELECT ?),
-          o(id, owner, attempt, kind, run_at, result, etag, emsg, edata, tb) AS (VALUES ${placeholders(n, 10)})
+          o(id, owner, attempt, kind, run_at, result, etag, emsg, edata, tb, ft) AS (VALUES ${placeholders(n, 11)})
      UPDATE ${t} SET
        status = CASE o.kind WHEN 0 THEN 'success' WHEN 1 THEN 'failed' ELSE 'pending' END,
        run_at = CASE o.kind WHEN 2 THEN o.run_at ELSE ${t}.run_at END,
@@ -338,7 +310,8 @@ const statements = (t: string) => ({
        error_tag = CASE o.kind WHEN 0 THEN NULL WHEN 3 THEN ${t}.error_tag ELSE o.etag END,
        error_message = CASE o.kind WHEN 0 THEN NULL WHEN 3 THEN ${t}.error_message ELSE o.emsg END,
        error_data = CASE o.kind WHEN 0 THEN NULL WHEN 3 THEN ${t}.error_data ELSE o.edata END,
-       traceback = CASE o.kind WHEN 0 THEN NULL WHEN 3 THEN ${t}.traceback ELSE o.tb END
+       traceback = CASE o.kind WHEN 0 THEN NULL WHEN 3 THEN ${t}.traceback ELSE o.tb END,
+       failure_times = CASE WHEN o.kind IN (1, 2) THEN o.ft ELSE ${t}.failure_times END
      FROM o, c
      WHERE ${t}.id = o.id AND ${t}.status = 'in_progress' AND ${t}.lease_owner = o.owner
        AND ${t}.attempts = o.attempt
@@ -348,8 +321,10 @@ const statements = (t: string) => ({
            WHERE id = ? AND ${ACTIVE} RETURNING id`,
   retry: `UPDATE ${t} SET status = 'pending', run_at = ?, attempts = 0, lease_owner = NULL, lease_until = NULL,
              started_at = NULL, finished_at = NULL, result = NULL, error_tag = NULL, error_message = NULL,
-             error_data = NULL, traceback = NULL
-           WHERE id = ? AND status IN ('failed', 'cancelled') RETURNING queue`,
+             error_data = NULL, traceback = NULL, failure_times = ''
+           WHERE id = ? AND status IN ('failed', 'cancelled')
+             AND (key IS NULL OR NOT EXISTS (SELECT 1 FROM ${t} AS o WHERE o.key = ${t}.key AND o.${ACTIVE}))
+           RETURNING queue`,
   status: `SELECT status FROM ${t} WHERE id = ?`,
   get: `SELECT * FROM ${t} WHERE id = ?`,
   stats: `SELECT status, count(*) AS n FROM ${t} GROUP BY status`,
@@ -450,15 +425,11 @@ const makeBackend = (
   const t = names.tasks
   const s = statements(t)
 
-  const publish = (list: ReadonlyArray<B.BackendEvent>) =>
-    list.length === 0 ? Effect.void : PubSub.publishAll(events, list)
-
-  const readyEvents = (queues: Iterable<string>): Array<B.BackendEvent> =>
-    Array.from(new Set(queues), (queue) => ({ _tag: "Ready", queue }))
+  const { publish, subscribe } = Events.fromPubSub(events)
+  const readyEvents = Events.ready
 
 
   const enqueue: B.Backend["enqueue"] = (input) => {
-    if (input.length === 0) return Effect.succeed([])
     // A later task with the same key as an earlier one of the batch resolves to that one.
     const firstOfKey = new Map<string, number>()
     const alias = new Array<number>(input.length)
@@ -547,7 +518,6 @@ const makeBackend = (
     )
 
   const claim: B.Backend["claim"] = (request) => {
-    if (request.limit <= 0 || request.queues.length === 0) return Effect.succeed([])
     const queues = request.queues
     const n = queues.length
     const limit = Math.floor(request.limit)
@@ -580,7 +550,6 @@ const makeBackend = (
   const leaseKey = (id: string, owner: string, attempt: number) => `${id}\u0000${owner}\u0000${attempt}`
 
   const heartbeat: B.Backend["heartbeat"] = (leases, leaseMillis) => {
-    if (leases.length === 0) return Effect.succeed([])
     const parts = chunks(leases, CHUNK)
     return Effect.flatMap(Clock.currentTimeMillis, (now) =>
       use(
@@ -603,18 +572,9 @@ const makeBackend = (
   }
 
   const settle: B.Backend["settle"] = (outcomes) => {
-    if (outcomes.length === 0) return Effect.succeed([])
     // Each statement may name a task once; a task named again waits for the next round, so that
     // outcomes apply in order as if one by one.
-    const rounds: Array<Array<number>> = []
-    const seen = new Map<string, number>()
-    outcomes.forEach((outcome, i) => {
-      const round = seen.get(outcome.lease.id) ?? 0
-      seen.set(outcome.lease.id, round + 1)
-      if (rounds[round] === undefined) rounds[round] = []
-      rounds[round].push(i)
-    })
-    const parts = rounds.flatMap((round) => chunks(round, CHUNK))
+    const parts = order.rounds(outcomes, (o) => o.lease.id).flatMap((round) => chunks(round, CHUNK))
     return Effect.flatMap(Clock.currentTimeMillis, (now) =>
       use(
         parts.length > 1,
@@ -626,18 +586,19 @@ const makeBackend = (
             const params: Array<unknown> = [now]
             for (const i of part) {
               const o = outcomes[i]
-              const kind = SETTLE_KIND[o._tag]
+              const failed = failureOf(o)
               params.push(
                 o.lease.id,
                 o.lease.owner,
                 o.lease.attempt,
-                kind,
+                SETTLE_KIND[o._tag],
                 o._tag === "Retrying" ? o.runAt : null,
                 o._tag === "Succeeded" ? o.result : null,
-                o._tag === "Failed" || o._tag === "Retrying" ? o.error.tag : null,
-                o._tag === "Failed" || o._tag === "Retrying" ? o.error.message : null,
-                o._tag === "Failed" || o._tag === "Retrying" ? o.error.data : null,
-                o._tag === "Failed" || o._tag === "Retrying" ? o.traceback : null
+                failed.error?.tag ?? null,
+                failed.error?.message ?? null,
+                failed.error?.data ?? null,
+                failed.traceback,
+                failed.failureTimes
               )
             }
             const rows = yield* db.all<{ readonly id: string; readonly queue: string; readonly status: string }>(
@@ -658,9 +619,7 @@ const makeBackend = (
       )).pipe(
         Effect.mapError(queryError("settle")),
         Effect.flatMap(({ accepted, finished, requeued }) => {
-          const list = readyEvents(requeued)
-          if (finished.length > 0) list.push({ _tag: "Finished", ids: finished })
-          return Effect.as(publish(list), accepted as ReadonlyArray<boolean>)
+          return Effect.as(publish(Events.settled(requeued, finished)), accepted as ReadonlyArray<boolean>)
         })
       )
   }
@@ -677,7 +636,7 @@ const makeBackend = (
         Effect.mapError(queryError("cancel")),
         Effect.tap((result) =>
           result === "cancelled"
-            ? publish([{ _tag: "Cancelled", ids: [id] }, { _tag: "Finished", ids: [id] }])
+            ? publish(Events.cancelled([id]))
             : Effect.void
         )
       )
@@ -688,8 +647,15 @@ const makeBackend = (
         Effect.gen(function*() {
         const rows = yield* db.all<{ readonly queue: string }>(s.retry, [now, id])
         if (rows.length > 0) return { result: "requeued" as const, queue: rows[0].queue }
-        const found = yield* db.all(s.status, [id])
-        return { result: found.length > 0 ? "not_finished" as const : "not_found" as const, queue: undefined }
+        const found = yield* db.all<{ readonly status: string }>(s.status, [id])
+        const status = found[0]?.status
+        // Failed or cancelled and not requeued: another live task holds its key.
+        const result = status === undefined
+          ? "not_found" as const
+          : status === "failed" || status === "cancelled"
+          ? "key_held" as const
+          : "not_finished" as const
+        return { result, queue: undefined }
       }))).pipe(
         Effect.mapError(queryError("retry")),
         Effect.flatMap(({ queue, result }) =>
@@ -745,7 +711,6 @@ const makeBackend = (
 
   const purge: B.Backend["purge"] = (filter) => {
     const statuses = filter.statuses ?? ["success", "failed", "cancelled"]
-    if (statuses.length === 0) return Effect.succeed(0)
     const where = [
       `finished_at IS NOT NULL`,
       `status IN ('success', 'failed', 'cancelled')`,
@@ -763,24 +728,19 @@ const makeBackend = (
     params.push(PURGE_BATCH)
     const text = `DELETE FROM ${t} WHERE seq IN (SELECT seq FROM ${t} WHERE ${where.join(" AND ")} LIMIT ?)`
     // Batches of separate statements: other processes get the write lock in between.
-    const loop = (total: number): Effect.Effect<number, SqlError> =>
-      Effect.flatMap(use(false, (db) => db.run(text, params)), (result) => {
-        const changes = Predicate.hasProperty(result, "changes") && typeof result.changes === "number"
-          ? result.changes
-          : 0
-        return changes >= PURGE_BATCH ? loop(total + changes) : Effect.succeed(total + changes)
-      })
-    return loop(0).pipe(Effect.mapError(queryError("purge")))
+    const batch = Effect.map(use(false, (db) => db.run(text, params)), (result) =>
+      Predicate.hasProperty(result, "changes") && typeof result.changes === "number" ? result.changes : 0)
+    return inBatches(batch, PURGE_BATCH).pipe(Effect.mapError(queryError("purge")))
   }
 
   const nextWakeAt: B.Backend["nextWakeAt"] = (queues) =>
-    queues.length === 0
-      ? Effect.succeed(Option.none())
-      : wakeAt(queues).pipe(Effect.map(Option.fromNullable), Effect.mapError(queryError("nextWakeAt")))
+    wakeAt(queues).pipe(Effect.map(Option.fromNullable), Effect.mapError(queryError("nextWakeAt")))
 
 
-  return {
+  return guarded({
     name: "sqlite",
+    // Other processes on the same file change it without telling this one: waiters poll.
+    capabilities: { pushesAcrossProcesses: false },
     enqueue,
     claim,
     heartbeat,
@@ -792,8 +752,8 @@ const makeBackend = (
     stats,
     purge,
     nextWakeAt,
-    subscribe: PubSub.subscribe(events)
-  }
+    subscribe
+  })
 }
 
 // -----------------------------------------------------------------------------------------------
@@ -929,7 +889,9 @@ export const make = (
       : undefined
     yield* migrate(sql, names, filename ?? "(application client)")
     const events = yield* Hub.acquire(Hub.clientKey(client, filename, names.prefix))
-    return makeBackend(clientConnection(sql), names, events)
+    const backend = makeBackend(clientConnection(sql), names, events)
+    yield* retain(backend, options.retention)
+    return backend
   })
 
 /**
@@ -979,7 +941,9 @@ export const layer = (options: Options): Layer.Layer<B.Backend, BackendError> =>
       const conn = yield* opening(filename, "Connect", sql.reserve)
       const lock = yield* Effect.makeSemaphore(1)
       const events = yield* Hub.acquire(Hub.fileKey(filename, names.prefix))
-      return makeBackend(ownConnection(conn, lock), names, events)
+      const backend = makeBackend(ownConnection(conn, lock), names, events)
+      yield* retain(backend, options.retention)
+      return backend
     })
   )
 
@@ -1003,3 +967,24 @@ export const layer = (options: Options): Layer.Layer<B.Backend, BackendError> =>
 export const layerClient = (
   options: ClientOptions = {}
 ): Layer.Layer<B.Backend, BackendError, SqlClient.SqlClient> => Layer.scoped(Backend, make(options))
+
+/**
+ * {@link layer} with its options read from `Config` (e.g. the file name from the environment).
+ *
+ * @example
+ * ```ts
+ * import { Config } from "effect"
+ * import { SqliteBackend } from "sitq/sqlite"
+ *
+ * const BackendLive = SqliteBackend.layerConfig({
+ *   filename: Config.string("SITQ_DB").pipe(Config.withDefault("tasks.db"))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<Options>
+): Layer.Layer<B.Backend, BackendError | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))

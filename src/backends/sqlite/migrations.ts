@@ -132,7 +132,10 @@ export const migrations = (
     yield* sql.unsafe(
       `CREATE INDEX "${p}tasks_finished" ON ${t} (finished_at) WHERE finished_at IS NOT NULL`
     ).raw
-  })
+  }),
+  // The failure times of the current run ("t1,t2,..."), which durable retries replay their schedule with.
+  "2_failure_times": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql.unsafe(`ALTER TABLE ${n.tasks} ADD COLUMN failure_times TEXT NOT NULL DEFAULT ''`).raw)
 })
 
 /**
