@@ -23,7 +23,7 @@ import { Kvm } from "@nats-io/kv"
 import type { KV, KvEntry } from "@nats-io/kv"
 import { connect } from "@nats-io/transport-node"
 import type { NatsConnection, NodeConnectionOptions } from "@nats-io/transport-node"
-import { Clock, Duration, Effect, Option, PubSub, Redacted, Runtime, Schedule } from "effect"
+import { Clock, Duration, Effect, Option, Redacted, Runtime, Schedule } from "effect"
 import type { Scope } from "effect"
 import { createHash, randomUUID } from "node:crypto"
 import type * as Backend from "../../Backend.js"
@@ -31,6 +31,11 @@ import { emptyStats, isFinished } from "../../Backend.js"
 import { BackendError } from "../../Errors.js"
 import { Mirror } from "./mirror.js"
 import type { Entry } from "./mirror.js"
+import * as Events from "../kit/events.js"
+import { guarded } from "../kit/guard.js"
+import { rounds } from "../kit/order.js"
+import type { Retention } from "../kit/purge.js"
+import { retentionOf } from "../kit/purge.js"
 import * as Record from "./record.js"
 import * as Writer from "./writer.js"
 
@@ -43,8 +48,10 @@ import * as Writer from "./writer.js"
  *   nkeys, TLS, ...);
  * - `prefix`: the store's name; its bucket is `sitq_<prefix>` (letters, digits, `-`, `_`;
  *   default `"default"`);
- * - `retention`: how long finished tasks are kept before a sweep deletes them (default 24 hours;
- *   `Duration.infinity` keeps them until `purge`);
+ * - `retention`: how long finished tasks are kept before a scheduled purge deletes them, as a
+ *   duration or `{ finishedOlderThan, every }` (default 24 hours, purged every minute;
+ *   `Duration.infinity` keeps them until `purge`). The purge reads the whole bucket, so a large
+ *   store wants a longer `every`;
  * - `connectTimeout`: how long the layer waits for the server at start before it fails with a
  *   `BackendError` of reason `"Connect"` (default 5 seconds);
  * - `requestTimeout`: how long one write or read waits for the server (default 5 seconds);
@@ -58,7 +65,7 @@ export interface NatsBackendOptions {
   readonly servers?: string | Redacted.Redacted<string> | ReadonlyArray<string> | undefined
   readonly options?: Omit<NodeConnectionOptions, "servers"> | undefined
   readonly prefix?: string | undefined
-  readonly retention?: Duration.DurationInput | undefined
+  readonly retention?: Retention | undefined
   readonly connectTimeout?: Duration.DurationInput | undefined
   readonly requestTimeout?: Duration.DurationInput | undefined
   readonly replicas?: number | undefined
@@ -79,10 +86,17 @@ const failure = (what: string, reason: BackendError["reason"] = "Unavailable") =
     cause
   })
 
-/** A record and the revision it was read at (null: no such task). */
+/** A record, the revision it was read at and its enqueue sequence (rec null: no such task). */
 interface Read {
   readonly rec: Backend.TaskRecord | null
   readonly rev: number
+  readonly seq: number
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.byteLength !== b.byteLength) return false
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 const holds = (rec: Backend.TaskRecord, lease: Backend.Lease): boolean =>
@@ -102,7 +116,15 @@ const settled = (rec: Backend.TaskRecord, outcome: Backend.Outcome, now: number)
     case "Succeeded":
       return { ...rec, ...noLease, status: "success", result: outcome.result, error: null, traceback: null, finishedAt: now }
     case "Failed":
-      return { ...rec, ...noLease, status: "failed", error: outcome.error, traceback: outcome.traceback, finishedAt: now }
+      return {
+        ...rec,
+        ...noLease,
+        status: "failed",
+        error: outcome.error,
+        traceback: outcome.traceback,
+        failureTimes: outcome.failureTimes,
+        finishedAt: now
+      }
     case "Retrying":
       return {
         ...rec,
@@ -110,7 +132,8 @@ const settled = (rec: Backend.TaskRecord, outcome: Backend.Outcome, now: number)
         status: "pending",
         runAt: outcome.runAt,
         error: outcome.error,
-        traceback: outcome.traceback
+        traceback: outcome.traceback,
+        failureTimes: outcome.failureTimes
       }
     case "Released":
       return { ...rec, ...noLease, status: "pending", attempts: Math.max(0, rec.attempts - 1) }
@@ -212,7 +235,6 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
     const bucket = `sitq_${prefix}`
     const stream = `KV_${bucket}`
     const subjectOf = (key: string) => `$KV.${bucket}.${key}`
-    const retention = Duration.decode(options.retention ?? "24 hours")
     const connectTimeout = Duration.decode(options.connectTimeout ?? "5 seconds")
     const requestMs = Math.max(1, Math.round(Duration.toMillis(Duration.decode(options.requestTimeout ?? "5 seconds"))))
     const name = options.connectionName ?? `sitq:${process.pid}:${randomUUID().slice(0, 8)}`
@@ -220,7 +242,7 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
     const log = (effect: Effect.Effect<void>) =>
       Runtime.runFork(runtime)(Effect.annotateLogs(effect, { connection: name }))
 
-    const events = yield* Effect.acquireRelease(PubSub.unbounded<Backend.BackendEvent>(), PubSub.shutdown)
+    const events = yield* Events.make
     const nc = yield* connection(options, name, connectTimeout)
     const { js, jsm, kv } = yield* openBucket(nc, bucket, options.replicas ?? 1, requestMs)
     const writer = yield* Effect.acquireRelease(
@@ -246,24 +268,44 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
 
     const mirror = new Mirror()
 
-    const publish = (list: ReadonlyArray<Backend.BackendEvent>) =>
-      list.length === 0 ? Effect.void : PubSub.publishAll(events, list)
-    const readyEvents = (queues: Iterable<string>): Array<Backend.BackendEvent> =>
-      Array.from(new Set(queues), (queue) => ({ _tag: "Ready", queue }))
+    const publish = events.publish
 
     const readEntry = (entry: KvEntry | null): Read => {
-      if (entry === null) return { rec: null, rev: 0 }
-      if (entry.operation !== "PUT") return { rec: null, rev: entry.revision }
-      return { rec: Record.decode(entry.value) ?? null, rev: entry.revision }
+      if (entry === null) return { rec: null, rev: 0, seq: 0 }
+      const stored = entry.operation === "PUT" ? Record.decode(entry.value, entry.revision) : undefined
+      return stored === undefined
+        ? { rec: null, rev: entry.revision, seq: entry.revision }
+        : { rec: stored.rec, rev: entry.revision, seq: stored.seq }
     }
     const fetch = (id: string): Promise<Read> => kv.get(`t.${id}`).then(readEntry)
     /** Reads a record again after a refused write; the index learns it too. */
     const refresh = (id: string): Promise<Entry | undefined> =>
       fetch(id).then((read) => {
-        mirror.apply(id, read.rec, read.rev)
+        mirror.apply(id, read.rec, read.rev, read.seq)
         return mirror.get(id)
       })
-    const write = (rec: Backend.TaskRecord, rev: number) => writer.write(subjectOf(`t.${rec.id}`), Record.encode(rec), rev)
+    /**
+     * The bytes of this process's writes still waiting for their acknowledgement, per task: when
+     * the watch delivers one of them before its acknowledgement, it is recognized as ours and
+     * applied without events (the operation publishes its own).
+     */
+    const own = new Map<string, Array<Uint8Array>>()
+    /** Compare-and-sets a record at `rev` (0: creates it); `seq` null when creating. */
+    const write = (rec: Backend.TaskRecord, rev: number, seq: number | null) => {
+      const data = Record.encode(rec, seq)
+      const mine = own.get(rec.id)
+      if (mine === undefined) own.set(rec.id, [data])
+      else mine.push(data)
+      return writer.write(subjectOf(`t.${rec.id}`), data, rev).then((result) => {
+        const left = own.get(rec.id)
+        if (left !== undefined) {
+          const i = left.indexOf(data)
+          if (i >= 0) left.splice(i, 1)
+          if (left.length === 0) own.delete(rec.id)
+        }
+        return result
+      })
+    }
 
     /**
      * Every record of the store as of the stream's last sequence when the scan starts (later
@@ -285,9 +327,9 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
             let got = 0
             for await (const m of batch) {
               got++
-              const rec = Record.decode(m.data)
+              const stored = Record.decode(m.data, m.seq)
               if (m.seq > last) last = m.seq
-              if (rec !== undefined) byId.set(rec.id, { rec, rev: m.seq })
+              if (stored !== undefined) byId.set(stored.rec.id, { rec: stored.rec, rev: m.seq, seq: stored.seq })
               if (m.info.pending === 0 || m.seq >= end) {
                 more = false
                 break
@@ -304,7 +346,7 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
     // The index: one scan, then a watch from the revision after it.
     const initial = yield* Effect.tryPromise({ try: scan, catch: failure("open (scan)", "Connect") })
     for (const read of initial.records) {
-      if (read.rec !== null && !isFinished(read.rec.status)) mirror.apply(read.rec.id, read.rec, read.rev)
+      if (read.rec !== null && !isFinished(read.rec.status)) mirror.apply(read.rec.id, read.rec, read.rev, read.seq)
     }
     let watched = initial.last
 
@@ -317,18 +359,22 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
         return
       }
       const read = readEntry(entry)
-      const change = entry.operation === "PUT" && read.rec === null ? "stale" : mirror.apply(id, read.rec, read.rev)
+      const change = entry.operation === "PUT" && read.rec === null
+        ? "stale"
+        : mirror.apply(id, read.rec, read.rev, read.seq)
       mirror.watchedUpTo(entry.revision)
       if (entry.revision > watched) watched = entry.revision
       const rec = read.rec
       if (rec === null) return
+      // this process's own write, seen before its acknowledgement: its operation publishes the events
+      if (own.get(id)?.some((data) => sameBytes(data, entry.value)) === true) return
       switch (change) {
         case "pending":
-          events.unsafeOffer({ _tag: "Ready", queue: rec.queue })
+          events.unsafePublish({ _tag: "Ready", queue: rec.queue })
           break
         case "finished":
-          if (rec.status === "cancelled") events.unsafeOffer({ _tag: "Cancelled", ids: [id] })
-          events.unsafeOffer({ _tag: "Finished", ids: [id] })
+          if (rec.status === "cancelled") events.unsafePublish({ _tag: "Cancelled", ids: [id] })
+          events.unsafePublish({ _tag: "Finished", ids: [id] })
           break
         default:
           break
@@ -448,10 +494,11 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
           result: null,
           error: null,
           traceback: null,
-          key: t.key
+          key: t.key,
+          failureTimes: []
         })
       }
-      const written = await Promise.all(inserts.map((rec) => write(rec, 0)))
+      const written = await Promise.all(inserts.map((rec) => write(rec, 0, null)))
       const failed = written.find((w) => w._tag !== "Written")
       if (failed !== undefined) {
         // All or none: take back what was written.
@@ -470,7 +517,7 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
           Effect.flatMap((r) =>
             "error" in r
               ? Effect.fail(new BackendError({ reason: "Unavailable", message: `nats enqueue: ${r.error}` }))
-              : Effect.as(publish(readyEvents(r.queues)), r.enqueued)
+              : Effect.as(publish(Events.ready(r.queues)), r.enqueued)
           )
         ))
 
@@ -496,12 +543,12 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
             leaseUntil,
             startedAt: now
           }
-          return write(next, entry.rev).then((result) => ({ entry, next, result }))
+          return write(next, entry.rev, entry.seq).then((result) => ({ entry, next, result }))
         }))
         let conflicts = 0
         for (const { entry, next, result } of results) {
           if (result._tag === "Written") {
-            mirror.apply(next.id, next, result.seq)
+            mirror.apply(next.id, next, result.seq, entry.seq)
             claimed.push(next)
           } else if (result._tag === "Conflict") {
             // Someone else wrote it first. The watch brings that write (it is newer than what the
@@ -543,9 +590,9 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
       for (let round = 0; round < 4; round++) {
         if (entry === undefined || !holds(entry.rec, lease)) return undefined
         const next = change(entry.rec)
-        const result = await write(next, entry.rev)
+        const result = await write(next, entry.rev, entry.seq)
         if (result._tag === "Written") {
-          mirror.apply(next.id, next, result.seq)
+          mirror.apply(next.id, next, result.seq, entry.seq)
           return next
         }
         if (result._tag === "Failed") return new Trouble(result.message)
@@ -570,7 +617,18 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
     const settle: Backend.Backend["settle"] = (outcomes) =>
       outcomes.length === 0 ? Effect.succeed([]) : Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Effect.tryPromise({
-          try: () => Promise.all(outcomes.map((o) => fenced(o.lease, (rec) => settled(rec, o, now)))),
+          // Two outcomes for one task go in separate rounds, in order: the second is fenced out.
+          try: async () => {
+            const results: Array<Backend.TaskRecord | undefined | Trouble> = new Array(outcomes.length)
+            for (const round of rounds(outcomes, (o) => o.lease.id)) {
+              await Promise.all(round.map((i) =>
+                fenced(outcomes[i]!.lease, (rec) => settled(rec, outcomes[i]!, now)).then((r) => {
+                  results[i] = r
+                })
+              ))
+            }
+            return results
+          },
           catch: failure("settle")
         }).pipe(Effect.flatMap((results) => {
           const finished: Array<string> = []
@@ -586,9 +644,7 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
             else requeued.push(r.queue)
             return true
           })
-          const list = readyEvents(requeued)
-          if (finished.length > 0) list.push({ _tag: "Finished", ids: finished })
-          return publish(list).pipe(
+          return publish(Events.settled(requeued, finished)).pipe(
             Effect.zipRight(
               error === undefined
                 ? Effect.succeed(accepted)
@@ -611,9 +667,9 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
         if (read.rec === null) return { result: missing }
         const decision = decide(read.rec)
         if ("result" in decision) return { result: decision.result }
-        const written = await write(decision.next, read.rev)
+        const written = await write(decision.next, read.rev, read.seq)
         if (written._tag === "Written") {
-          mirror.apply(id, decision.next, written.seq)
+          mirror.apply(id, decision.next, written.seq, read.seq)
           return { result: missing, rec: decision.next }
         }
         if (written._tag === "Failed") return { error: written.message }
@@ -634,41 +690,59 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
           if ("error" in r) return Effect.fail(new BackendError({ reason: "Unavailable", message: `nats cancel: ${r.error}` }))
           if (r.rec === undefined) return Effect.succeed(r.result)
           return Effect.as(
-            publish([{ _tag: "Cancelled", ids: [id] }, { _tag: "Finished", ids: [id] }]),
+            publish(Events.cancelled([id])),
             "cancelled" as const
           )
         })))
 
+    /**
+     * Requeues a failed or cancelled task, unless another live task holds its dedup key: the key
+     * is taken back first (so two live tasks never share one), then the record is rewritten at the
+     * revision read.
+     */
+    const retryAt = async (id: string, now: number): Promise<
+      { readonly result: Backend.RetryResult; readonly queue?: string } | Trouble
+    > => {
+      for (let round = 0; round < 8; round++) {
+        const read = await fetch(id)
+        const rec = read.rec
+        if (rec === null) return { result: "not_found" }
+        if (rec.status !== "failed" && rec.status !== "cancelled") return { result: "not_finished" }
+        if (rec.key !== null) {
+          const reservation = await reserveKey(rec.key, id)
+          if (reservation._tag === "Existing") return { result: "key_held" }
+          if (reservation._tag === "Failed") return new Trouble(reservation.message)
+        }
+        const next: Backend.TaskRecord = {
+          ...rec,
+          ...noLease,
+          status: "pending",
+          runAt: now,
+          attempts: 0,
+          startedAt: null,
+          finishedAt: null,
+          result: null,
+          error: null,
+          traceback: null,
+          failureTimes: []
+        }
+        const written = await write(next, read.rev, read.seq)
+        if (written._tag === "Written") {
+          mirror.apply(id, next, written.seq, read.seq)
+          return { result: "requeued", queue: rec.queue }
+        }
+        if (written._tag === "Failed") return new Trouble(written.message)
+      }
+      return new Trouble(`task ${id} is contended`)
+    }
+
     const retry: Backend.Backend["retry"] = (id) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.tryPromise({
-          try: () =>
-            rewrite<Backend.RetryResult>(id, (rec) =>
-              rec.status !== "failed" && rec.status !== "cancelled"
-                ? { result: "not_finished" }
-                : {
-                  next: {
-                    ...rec,
-                    ...noLease,
-                    status: "pending",
-                    runAt: now,
-                    attempts: 0,
-                    startedAt: null,
-                    finishedAt: null,
-                    result: null,
-                    error: null,
-                    traceback: null
-                  }
-                }, "not_found").then(async (r) => {
-              // A requeued task takes its dedup key back when nobody else holds it.
-              if (!("error" in r) && r.rec?.key != null) await reserveKey(r.rec.key, id)
-              return r
-            }),
-          catch: failure("retry")
-        }).pipe(Effect.flatMap((r) => {
-          if ("error" in r) return Effect.fail(new BackendError({ reason: "Unavailable", message: `nats retry: ${r.error}` }))
-          if (r.rec === undefined) return Effect.succeed(r.result)
-          return Effect.as(publish(readyEvents([r.rec.queue])), "requeued" as const)
+        Effect.tryPromise({ try: () => retryAt(id, now), catch: failure("retry") }).pipe(Effect.flatMap((r) => {
+          if (r instanceof Trouble) {
+            return Effect.fail(new BackendError({ reason: "Unavailable", message: `nats retry: ${r.message}` }))
+          }
+          return r.queue === undefined ? Effect.succeed(r.result) : Effect.as(publish(Events.ready([r.queue])), r.result)
         })))
 
     const get: Backend.Backend["get"] = (id) =>
@@ -680,17 +754,19 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
     // list, stats, purge, retention
 
     const records = Effect.tryPromise({ try: scan, catch: failure("scan") }).pipe(
-      Effect.map(({ records }) => records.flatMap((r) => r.rec === null ? [] : [{ rec: r.rec, rev: r.rev }]))
+      Effect.map(({ records }) => records.flatMap((r) => r.rec === null ? [] : [{ rec: r.rec, rev: r.rev, seq: r.seq }]))
     )
 
     const list: Backend.Backend["list"] = (filter) =>
       Effect.map(records, (all) => {
-        const recs = all.map((r) => r.rec).filter((rec) =>
+        const found = all.filter(({ rec }) =>
           (filter.status === undefined || rec.status === filter.status) &&
           (filter.name === undefined || rec.name === filter.name) &&
           (filter.queue === undefined || rec.queue === filter.queue)
         )
-        recs.sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+        // enqueue order
+        found.sort((a, b) => a.seq - b.seq)
+        const recs = found.map((r) => r.rec)
         if (filter.newestFirst === true) recs.reverse()
         return filter.limit === undefined ? recs : recs.slice(0, Math.max(0, Math.floor(filter.limit)))
       })
@@ -723,12 +799,14 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
           (filter.queue === undefined || rec.queue === filter.queue) &&
           (filter.finishedBefore === undefined || (rec.finishedAt !== null && rec.finishedAt < filter.finishedBefore))
         )
-        // In batches, so a large purge does not flood the connection.
+        // Oldest first, in batches that grow from 1 to 256: a reader who finds a task gone finds
+        // the older ones of a small purge gone too, and a large purge does not flood the connection.
+        doomed.sort((a, b) => a.seq - b.seq)
         return Effect.tryPromise({
           try: async () => {
             let removed = 0
-            for (let i = 0; i < doomed.length; i += 256) {
-              const done = await Promise.all(doomed.slice(i, i + 256).map(({ rec, rev }) => remove(rec, rev)))
+            for (let i = 0, size = 1; i < doomed.length; i += size, size = Math.min(256, size * 2)) {
+              const done = await Promise.all(doomed.slice(i, i + size).map(({ rec, rev }) => remove(rec, rev)))
               removed += done.filter(Boolean).length
             }
             return removed
@@ -738,25 +816,12 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
       })
     }
 
-    if (Duration.isFinite(retention)) {
-      const retentionMs = Duration.toMillis(retention)
-      const every = Duration.millis(Math.min(10 * 60_000, Math.max(10_000, retentionMs / 10)))
-      yield* Effect.sleep(every).pipe(
-        Effect.withClock(liveClock),
-        Effect.zipRight(Effect.flatMap(Clock.currentTimeMillis, (now) => purge({ finishedBefore: now - retentionMs }))),
-        Effect.catchAll((error) =>
-          Effect.logWarning("sitq: nats retention sweep failed").pipe(Effect.annotateLogs({ error: error.message }))
-        ),
-        Effect.forever,
-        Effect.forkScoped
-      )
-    }
-
     const nextWakeAt: Backend.Backend["nextWakeAt"] = (queues) =>
       Effect.sync(() => Option.fromNullable(mirror.nextWakeAt(queues)))
 
-    return {
+    const backend = guarded({
       name: "nats",
+      capabilities: { pushesAcrossProcesses: true },
       enqueue,
       claim,
       heartbeat,
@@ -768,8 +833,27 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
       stats,
       purge,
       nextWakeAt,
-      subscribe: PubSub.subscribe(events)
-    } satisfies Backend.Backend
+      subscribe: events.subscribe
+    })
+    // Retention: every `every`, purge what finished more than `keep` ago. The period is counted
+    // from the start of each purge, and a purge that took a whole period (it reads the bucket) is
+    // followed by the next one at once, so the purges keep up with the clock.
+    const { every, keep } = retentionOf(options.retention ?? "24 hours")
+    if (Duration.isFinite(keep)) {
+      const keepMillis = Duration.toMillis(keep)
+      const everyMillis = Duration.toMillis(every)
+      const once = Effect.gen(function*() {
+        const started = yield* Clock.currentTimeMillis
+        const n = yield* backend.purge({ finishedBefore: started - keepMillis }).pipe(
+          Effect.catchAll((error) => Effect.as(Effect.logWarning("sitq nats retention: purge failed", error), 0))
+        )
+        if (n > 0) yield* Effect.logDebug(`sitq nats retention: purged ${n} finished tasks`)
+        const took = (yield* Clock.currentTimeMillis) - started
+        if (took < everyMillis) yield* Effect.sleep(Duration.millis(everyMillis - took))
+      })
+      yield* once.pipe(Effect.forever, Effect.interruptible, Effect.forkScoped)
+    }
+    return backend
   })
 
 /** The bucket of a store, for tools and tests. @internal */

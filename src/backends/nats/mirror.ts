@@ -1,7 +1,7 @@
 /**
  * The NATS backend's due-ness index: every unfinished task of the store (pending or in progress)
  * with the KV revision it was read at, in three heaps per queue: ready (claim order: priority
- * desc, runAt asc, id asc), delayed (by runAt) and in flight (by lease expiry). It is fed by this
+ * desc, runAt asc, enqueue sequence asc), delayed (by runAt) and in flight (by lease expiry). It is fed by this
  * process's own writes (at once) and by a watch of the bucket (everyone's writes, in revision
  * order); a record is applied only when its revision is newer than the one held, so the two
  * feeds can arrive in any order. The KV record stays the source of truth: a claim picks
@@ -22,6 +22,8 @@ import { Heap } from "../../internal/heap.js"
 export interface Entry {
   rec: TaskRecord
   rev: number
+  /** The enqueue sequence: ties of priority and runAt go to the lower. */
+  readonly seq: number
   /** Bumped whenever the entry moves, invalidating the heap items that point at it. */
   version: number
 }
@@ -51,10 +53,9 @@ const claimOrder = (a: Item, b: Item): boolean => {
   const pb = b.entry.rec.priority
   if (pa !== pb) return pa > pb
   if (a.at !== b.at) return a.at < b.at
-  return a.entry.rec.id < b.entry.rec.id
+  return a.entry.seq < b.entry.seq
 }
-const byTime = (a: Item, b: Item): boolean =>
-  a.at < b.at || (a.at === b.at && a.entry.rec.id < b.entry.rec.id)
+const byTime = (a: Item, b: Item): boolean => a.at < b.at || (a.at === b.at && a.entry.seq < b.entry.seq)
 
 const isLive = (item: Item): boolean => item.entry.version === item.version
 
@@ -113,7 +114,7 @@ export class Mirror {
    * Applies a record read at `rev` (null: the key is gone). Returns `"stale"` when a newer
    * revision of it is already known.
    */
-  apply(id: string, rec: TaskRecord | null, rev: number): Change {
+  apply(id: string, rec: TaskRecord | null, rev: number, seq: number = rev): Change {
     const cur = this.entries.get(id)
     if (cur !== undefined && cur.rev >= rev) return "stale"
     const dead = this.tombstones.get(id)
@@ -135,7 +136,7 @@ export class Mirror {
       cur.rev = rev
       this.place(cur)
     } else {
-      const entry: Entry = { rec, rev, version: 0 }
+      const entry: Entry = { rec, rev, seq, version: 0 }
       this.entries.set(id, entry)
       this.place(entry)
     }

@@ -2,7 +2,9 @@
  * The bytes of a task record as the NATS backend stores it under `t.<id>` in its KV bucket: a
  * version byte, the length of a JSON header (4 bytes, big-endian), the header with every scalar
  * field, then the three byte fields (payload, result, error data) back to back. The header holds
- * their lengths (-1 for null), so no byte field is ever base64-encoded.
+ * their lengths (-1 for null), so no byte field is ever base64-encoded. The header also keeps the
+ * task's enqueue sequence (`sq`: the revision at which the record was created; absent until the
+ * record is first rewritten, when it is the revision of the record itself) and the failure times.
  *
  * @internal
  */
@@ -28,6 +30,8 @@ interface Header {
   readonly em: string | null
   readonly tb: string | null
   readonly k: string | null
+  readonly ft?: ReadonlyArray<number>
+  readonly sq?: number
   readonly pl: number
   readonly rl: number
   readonly dl: number
@@ -38,8 +42,14 @@ const decoder = new TextDecoder()
 
 const len = (bytes: Uint8Array | null): number => bytes === null ? -1 : bytes.byteLength
 
-/** The stored bytes of a record. @internal */
-export const encode = (rec: TaskRecord): Uint8Array => {
+/** A record with its enqueue sequence. @internal */
+export interface Stored {
+  readonly rec: TaskRecord
+  readonly seq: number
+}
+
+/** The stored bytes of a record; `seq` null when the record is being created. @internal */
+export const encode = (rec: TaskRecord, seq: number | null): Uint8Array => {
   const header: Header = {
     i: rec.id,
     q: rec.queue,
@@ -57,6 +67,8 @@ export const encode = (rec: TaskRecord): Uint8Array => {
     em: rec.error?.message ?? null,
     tb: rec.traceback,
     k: rec.key,
+    ...(rec.failureTimes.length > 0 ? { ft: rec.failureTimes } : {}),
+    ...(seq === null ? {} : { sq: seq }),
     pl: rec.payload.byteLength,
     rl: len(rec.result),
     dl: len(rec.error?.data ?? null)
@@ -81,8 +93,16 @@ export const encode = (rec: TaskRecord): Uint8Array => {
 
 const isStatus = (s: unknown): s is TaskStatus => typeof s === "string" && (statuses as ReadonlyArray<string>).includes(s)
 
-/** Reads stored bytes back; `undefined` when they are not a record of this layout. @internal */
-export const decode = (bytes: Uint8Array): TaskRecord | undefined => {
+const times = (ft: unknown): ReadonlyArray<number> =>
+  Array.isArray(ft) ? ft.filter((t): t is number => typeof t === "number" && Number.isFinite(t)) : []
+
+/**
+ * Reads stored bytes back (`rev`: the revision they were read at); `undefined` when they are not
+ * a record of this layout.
+ *
+ * @internal
+ */
+export const decode = (bytes: Uint8Array, rev: number): Stored | undefined => {
   if (bytes.byteLength < 5 || bytes[0] !== VERSION) return undefined
   const headLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1)
   if (5 + headLength > bytes.byteLength) return undefined
@@ -104,7 +124,7 @@ export const decode = (bytes: Uint8Array): TaskRecord | undefined => {
   const result = take(header.rl)
   const data = take(header.dl)
   const error: StoredError | null = header.et === null ? null : { tag: header.et, message: header.em ?? "", data }
-  return {
+  const rec: TaskRecord = {
     id: header.i,
     queue: header.q,
     name: header.n,
@@ -121,6 +141,8 @@ export const decode = (bytes: Uint8Array): TaskRecord | undefined => {
     result,
     error,
     traceback: header.tb,
-    key: header.k
+    key: header.k,
+    failureTimes: times(header.ft)
   }
+  return { rec, seq: typeof header.sq === "number" ? header.sq : rev }
 }
