@@ -17,6 +17,7 @@
 import type { TaskRecord } from "../../Backend.js"
 import { isFinished } from "../../Backend.js"
 import { Heap } from "../../internal/heap.js"
+import { claimOrder } from "../kit/order.js"
 
 /** @internal */
 export interface Entry {
@@ -48,13 +49,8 @@ interface Tombstone {
 /** What applying a record changed. @internal */
 export type Change = "stale" | "pending" | "running" | "finished" | "gone"
 
-const claimOrder = (a: Item, b: Item): boolean => {
-  const pa = a.entry.rec.priority
-  const pb = b.entry.rec.priority
-  if (pa !== pb) return pa > pb
-  if (a.at !== b.at) return a.at < b.at
-  return a.entry.seq < b.entry.seq
-}
+const order = claimOrder<Item>((item) => [item.entry.rec.priority, item.at, item.entry.seq])
+const claimFirst = (a: Item, b: Item): boolean => order(a, b) < 0
 const byTime = (a: Item, b: Item): boolean => a.at < b.at || (a.at === b.at && a.entry.seq < b.entry.seq)
 
 const isLive = (item: Item): boolean => item.entry.version === item.version
@@ -85,7 +81,7 @@ export class Mirror {
   private index(name: string): QueueIndex {
     let q = this.queues.get(name)
     if (q === undefined) {
-      q = { ready: new Heap(claimOrder), delayed: new Heap(byTime), inflight: new Heap(byTime) }
+      q = { ready: new Heap(claimFirst), delayed: new Heap(byTime), inflight: new Heap(byTime) }
       this.queues.set(name, q)
     }
     return q
@@ -189,7 +185,7 @@ export class Mirror {
       let from: QueueIndex | undefined
       for (const q of indexes) {
         const top = this.liveTop(q.ready)
-        if (top !== undefined && (best === undefined || claimOrder(top, best))) {
+        if (top !== undefined && (best === undefined || claimFirst(top, best))) {
           best = top
           from = q
         }
