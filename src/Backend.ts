@@ -1,6 +1,10 @@
 /**
  * The storage port. Every backend (memory, SQLite, PostgreSQL, Redis) implements this one
- * interface, and every backend passes the same conformance suite (`test/conformance`).
+ * interface, and every backend passes the same two suites: the port suite
+ * (`test/conformance/port.ts`), which states each contract written here as a test through the port
+ * alone, and the behaviour suite (`test/conformance/suite.ts`) through `TaskQueue` and `Worker`.
+ * What backends share (events, empty-input guards, purge in batches, retention, claim order, the
+ * SQL row mapping) lives in `src/backends/kit/`.
  *
  * The port is deliberately small and batch-first: `claim` takes many due tasks at once under a
  * lease, `settle` records many outcomes at once, and every write that belongs to a running attempt

@@ -4,7 +4,9 @@
  * `Serializer`; payloads are checked against the task's schema before anything is stored.
  *
  * Result waiting is pushed where the backend pushes (`Finished` events) and falls back to polling
- * every `resultPollInterval`, so `join` works across processes on every backend.
+ * every `resultPollInterval`, so `join` works across processes on every backend: every 250 ms by
+ * default, or every 5 seconds (a safety net) where the backend pushes every change across
+ * processes (`Backend.capabilities.pushesAcrossProcesses`).
  *
  * @since 0.1.0
  */

@@ -636,6 +636,38 @@ export const portSuite = (name: string, layer: Layer.Layer<B.Backend, unknown>) 
         }))
     })
 
+    describe("dedup keys under concurrency", () => {
+      live("concurrent retries of finished tasks with one key: one is requeued, the others hold off", (b) =>
+        Effect.gen(function*() {
+          const n = 6
+          for (let i = 0; i < n; i++) {
+            yield* b.enqueue([task(`r${i}`, { key: "R" })])
+            const [rec] = yield* claimAll(b, "w", 60_000, 1)
+            yield* b.settle([fail(rec)])
+          }
+          const results = yield* Effect.all(Array.from({ length: n }, (_, i) => b.retry(`r${i}`)), {
+            concurrency: "unbounded"
+          })
+          assert.strictEqual(results.filter((r) => r === "requeued").length, 1)
+          assert.strictEqual(results.filter((r) => r === "key_held").length, n - 1)
+          const live = yield* b.list({ status: "pending" })
+          assert.strictEqual(live.length, 1)
+          assert.deepStrictEqual(yield* b.enqueue([task("r-new", { key: "R" })]), [{ id: live[0].id, inserted: false }])
+        }))
+
+      live("concurrent enqueues of one key insert one task", (b) =>
+        Effect.gen(function*() {
+          const results = yield* Effect.all(
+            Array.from({ length: 8 }, (_, i) => b.enqueue([task(`c${i}`, { key: "C" })])),
+            { concurrency: "unbounded" }
+          )
+          const inserted = results.flat().filter((r) => r.inserted)
+          assert.strictEqual(inserted.length, 1)
+          assert.isTrue(results.flat().every((r) => r.id === inserted[0].id))
+          assert.deepStrictEqual(yield* b.stats(), { ...noStats, pending: 1 })
+        }))
+    })
+
     describe("cancel and retry", () => {
       test("cancel: pending and running become cancelled; finished and unknown say so", (b) =>
         Effect.gen(function*() {

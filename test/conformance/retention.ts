@@ -44,7 +44,7 @@ export const retentionSuite = (name: string, layer: Layer.Layer<B.Backend, unkno
       assert.isTrue(Option.isSome(yield* b.get("done")))
       yield* TestClock.adjust("2 minutes")
       yield* settle
-      for (let i = 0; i < 100 && Option.isSome(yield* b.get("failed")); i++) yield* settle
+      for (let i = 0; i < 500 && Option.isSome(yield* b.get("failed")); i++) yield* settle
       assert.isTrue(Option.isNone(yield* b.get("done")))
       assert.isTrue(Option.isNone(yield* b.get("failed")))
       assert.strictEqual(Option.getOrThrow(yield* b.get("live")).status, "pending")

@@ -5,7 +5,7 @@
  * error after the layer closed, several stores in one file.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Option, Queue } from "effect"
+import { Config, ConfigProvider, Effect, Layer, Option, Queue } from "effect"
 import type * as B from "../../src/Backend.js"
 import { Backend } from "../../src/Backend.js"
 import { SqliteBackend } from "../../src/backends/sqlite.js"
@@ -95,5 +95,24 @@ describe("SqliteBackend port", () => {
         Layer.build(SqliteBackend.layer({ filename, prefix: "bad-prefix; DROP" }))
       )
       assert.strictEqual(bad.reason, "Schema")
+    }))
+
+  it.scoped("layerConfig reads the options from Config", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempFile
+      const provider = ConfigProvider.fromMap(new Map([["SITQ_DB", filename], ["SITQ_PREFIX", "cfg_"]]))
+      const ctx = yield* Layer.build(
+        SqliteBackend.layerConfig({ filename: Config.string("SITQ_DB"), prefix: Config.string("SITQ_PREFIX") })
+      ).pipe(Effect.withConfigProvider(provider))
+      const b = yield* Effect.provide(Backend, ctx)
+      yield* b.enqueue([newTask({ id: "cfg" })])
+      const again = yield* Effect.provide(Backend, yield* Layer.build(SqliteBackend.layer({ filename, prefix: "cfg_" })))
+      assert.strictEqual(must(yield* again.get("cfg")).status, "pending")
+      const missing = yield* Effect.flip(
+        Layer.build(SqliteBackend.layerConfig({ filename: Config.string("SITQ_NO_SUCH_VAR") })).pipe(
+          Effect.withConfigProvider(provider)
+        )
+      )
+      assert.strictEqual(missing._tag, "ConfigError")
     }))
 })

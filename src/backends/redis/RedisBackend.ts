@@ -431,24 +431,24 @@ export const make = (options: Options): Effect.Effect<Backend.Backend, BackendEr
 
     const claim: Backend.Backend["claim"] = (request) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          const leaseUntil = now + request.leaseMillis
-          return run(scripts.claim, [
-            String(now),
-            request.owner,
-            request.limit,
-            String(leaseUntil),
-            ...new Set(request.queues)
-          ]).pipe(Effect.map((reply) => {
-            const out: Array<Backend.TaskRecord> = []
-            if (Array.isArray(reply)) {
-              for (const values of reply) {
-                const rec = toClaimed(values, request.owner, now, leaseUntil)
-                if (Option.isSome(rec)) out.push(rec.value)
-              }
+        const leaseUntil = now + request.leaseMillis
+        return run(scripts.claim, [
+          String(now),
+          request.owner,
+          request.limit,
+          String(leaseUntil),
+          ...new Set(request.queues)
+        ]).pipe(Effect.map((reply) => {
+          const out: Array<Backend.TaskRecord> = []
+          if (Array.isArray(reply)) {
+            for (const values of reply) {
+              const rec = toClaimed(values, request.owner, now, leaseUntil)
+              if (Option.isSome(rec)) out.push(rec.value)
             }
-            return out
-          }))
-        })
+          }
+          return out
+        }))
+      })
 
     const heartbeat: Backend.Backend["heartbeat"] = (leases, leaseMillis) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
@@ -564,8 +564,8 @@ export const make = (options: Options): Effect.Effect<Backend.Backend, BackendEr
 
     const nextWakeAt: Backend.Backend["nextWakeAt"] = (queues) =>
       run(scripts.nextWakeAt, queues).pipe(
-          Effect.map((reply) => reply === null || reply === undefined ? Option.none() : Option.some(Number(str(reply))))
-        )
+        Effect.map((reply) => reply === null || reply === undefined ? Option.none() : Option.some(Number(str(reply))))
+      )
 
     return guarded({
       name: "redis",
