@@ -696,9 +696,10 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
         })))
 
     /**
-     * Requeues a failed or cancelled task, unless another live task holds its dedup key: the key
-     * is taken back first (so two live tasks never share one), then the record is rewritten at the
-     * revision read.
+     * Requeues a failed or cancelled task, unless another live task holds its dedup key. The
+     * record is requeued first and the key taken after: so every concurrent retry (or enqueue) of
+     * the key finds the others' tasks already live, and exactly one keeps the key. One that finds
+     * the key held puts its record back as it was (`key_held`).
      */
     const retryAt = async (id: string, now: number): Promise<
       { readonly result: Backend.RetryResult; readonly queue?: string } | Trouble
@@ -708,11 +709,6 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
         const rec = read.rec
         if (rec === null) return { result: "not_found" }
         if (rec.status !== "failed" && rec.status !== "cancelled") return { result: "not_finished" }
-        if (rec.key !== null) {
-          const reservation = await reserveKey(rec.key, id)
-          if (reservation._tag === "Existing") return { result: "key_held" }
-          if (reservation._tag === "Failed") return new Trouble(reservation.message)
-        }
         const next: Backend.TaskRecord = {
           ...rec,
           ...noLease,
@@ -727,11 +723,20 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
           failureTimes: []
         }
         const written = await write(next, read.rev, read.seq)
-        if (written._tag === "Written") {
-          mirror.apply(id, next, written.seq, read.seq)
-          return { result: "requeued", queue: rec.queue }
-        }
         if (written._tag === "Failed") return new Trouble(written.message)
+        if (written._tag === "Conflict") continue
+        mirror.apply(id, next, written.seq, read.seq)
+        if (rec.key !== null) {
+          const reservation = await reserveKey(rec.key, id)
+          if (reservation._tag !== "Reserved") {
+            const back = await write(rec, written.seq, read.seq)
+            if (back._tag === "Written") mirror.apply(id, rec, back.seq, read.seq)
+            if (reservation._tag === "Failed") return new Trouble(reservation.message)
+            // a claimer took it in the meantime: it stays requeued
+            if (back._tag === "Written") return { result: "key_held" }
+          }
+        }
+        return { result: "requeued", queue: rec.queue }
       }
       return new Trouble(`task ${id} is contended`)
     }
