@@ -435,80 +435,100 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
     const dropMessages = (seqs: ReadonlyArray<number>) =>
       Promise.all(seqs.map((seq) => jsm.streams.deleteMessage(stream, seq, false).catch(() => false)))
 
+    /**
+     * Creates the records first, then takes the dedup keys of the keyed ones: a key's holder is
+     * always a task that exists, so concurrent enqueues (and retries) of one key find each other's
+     * tasks live and exactly one keeps the key; the others delete their record again and answer
+     * the holder's id.
+     */
     const enqueueAt = async (tasks: ReadonlyArray<Backend.NewTask>, now: number) => {
-      const out: Array<Backend.Enqueued | undefined> = new Array(tasks.length)
+      const out: Array<Backend.Enqueued> = new Array(tasks.length)
       const firstOfKey = new Map<string, number>()
-      const keyed: Array<number> = []
-      for (let i = 0; i < tasks.length; i++) {
-        const key = tasks[i]!.key
-        if (key === null) continue
-        if (!firstOfKey.has(key)) {
-          firstOfKey.set(key, i)
-          keyed.push(i)
-        }
-      }
-      const reservations = await Promise.all(keyed.map((i) => reserveKey(tasks[i]!.key!, tasks[i]!.id)))
-      const reserved: Array<number> = []
-      const existing = new Map<string, string>()
-      let error: string | undefined
-      reservations.forEach((r, j) => {
-        const task = tasks[keyed[j]!]!
-        if (r._tag === "Reserved") reserved.push(r.rev)
-        else if (r._tag === "Existing") existing.set(task.key!, r.id)
-        else error = r.message
-      })
-      if (error !== undefined) {
-        await dropMessages(reserved)
-        return { error }
-      }
-      const inserts: Array<Backend.TaskRecord> = []
+      const inserts: Array<{ readonly index: number; readonly rec: Backend.TaskRecord }> = []
       for (let i = 0; i < tasks.length; i++) {
         const t = tasks[i]!
         if (t.key !== null) {
-          const held = existing.get(t.key)
-          if (held !== undefined) {
-            out[i] = { id: held, inserted: false }
-            continue
-          }
-          const first = firstOfKey.get(t.key)!
-          if (first !== i) {
-            out[i] = { id: tasks[first]!.id, inserted: false }
-            continue
-          }
+          if (firstOfKey.has(t.key)) continue
+          firstOfKey.set(t.key, i)
         }
-        out[i] = { id: t.id, inserted: true }
         inserts.push({
-          id: t.id,
-          queue: t.queue,
-          name: t.name,
-          payload: t.payload,
-          priority: t.priority,
-          status: "pending",
-          runAt: t.runAt,
-          attempts: 0,
-          leaseOwner: null,
-          leaseUntil: null,
-          enqueuedAt: now,
-          startedAt: null,
-          finishedAt: null,
-          result: null,
-          error: null,
-          traceback: null,
-          key: t.key,
-          failureTimes: []
+          index: i,
+          rec: {
+            id: t.id,
+            queue: t.queue,
+            name: t.name,
+            payload: t.payload,
+            priority: t.priority,
+            status: "pending",
+            runAt: t.runAt,
+            attempts: 0,
+            leaseOwner: null,
+            leaseUntil: null,
+            enqueuedAt: now,
+            startedAt: null,
+            finishedAt: null,
+            result: null,
+            error: null,
+            traceback: null,
+            key: t.key,
+            failureTimes: []
+          }
         })
       }
-      const written = await Promise.all(inserts.map((rec) => write(rec, 0, null)))
+      const written = await Promise.all(inserts.map(({ rec }) => write(rec, 0, null)))
+      const seqs = written.map((w) => w._tag === "Written" ? w.seq : 0)
+      /** Deletes created records again (and forgets them); true where the delete landed. */
+      const undo = async (which: ReadonlyArray<number>) => {
+        const done = await dropMessages(which.map((j) => seqs[j]!))
+        which.forEach((j) => mirror.forget(inserts[j]!.rec.id, seqs[j]!))
+        return done
+      }
+      const all = inserts.map((_, j) => j)
       const failed = written.find((w) => w._tag !== "Written")
       if (failed !== undefined) {
         // All or none: take back what was written.
-        await dropMessages([...reserved, ...written.flatMap((w) => w._tag === "Written" ? [w.seq] : [])])
+        await undo(all.filter((j) => seqs[j]! > 0))
         return { error: failed._tag === "Failed" ? failed.message : "a task with this id exists" }
       }
-      written.forEach((w, i) => {
-        if (w._tag === "Written") mirror.apply(inserts[i]!.id, inserts[i]!, w.seq)
+      // indexed at once, so that their echoes on the watch are known as this process's writes
+      inserts.forEach(({ rec }, j) => mirror.apply(rec.id, rec, seqs[j]!))
+      const keyed = all.filter((j) => inserts[j]!.rec.key !== null)
+      const reservations = await Promise.all(keyed.map((j) => reserveKey(inserts[j]!.rec.key!, inserts[j]!.rec.id)))
+      const trouble = reservations.find((r): r is Extract<Reservation, { _tag: "Failed" }> => r._tag === "Failed")
+      if (trouble !== undefined) {
+        await undo(all)
+        return { error: trouble.message }
+      }
+      const holders = new Map<string, string>()
+      const beaten: Array<number> = []
+      reservations.forEach((r, k) => {
+        const j = keyed[k]!
+        if (r._tag === "Existing") {
+          beaten.push(j)
+          holders.set(inserts[j]!.rec.key!, r.id)
+        }
       })
-      return { enqueued: out as Array<Backend.Enqueued>, queues: inserts.map((r) => r.queue) }
+      const undone = await undo(beaten)
+      // a record already claimed by someone before it could be deleted stays, as inserted
+      beaten.forEach((j, k) => {
+        if (!undone[k]) holders.delete(inserts[j]!.rec.key!)
+      })
+      const queues: Array<string> = []
+      inserts.forEach(({ index, rec }) => {
+        const holder = rec.key === null ? undefined : holders.get(rec.key)
+        if (holder !== undefined) {
+          out[index] = { id: holder, inserted: false }
+          return
+        }
+        out[index] = { id: rec.id, inserted: true }
+        queues.push(rec.queue)
+      })
+      for (let i = 0; i < tasks.length; i++) {
+        if (out[i] !== undefined) continue
+        const first = out[firstOfKey.get(tasks[i]!.key!)!]!
+        out[i] = { id: first.id, inserted: false }
+      }
+      return { enqueued: out, queues }
     }
 
     const enqueue: Backend.Backend["enqueue"] = (tasks) =>

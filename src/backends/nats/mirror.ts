@@ -139,6 +139,19 @@ export class Mirror {
     return rec.status === "pending" ? "pending" : "running"
   }
 
+  /** Drops a task whose record at `rev` was deleted again (no watch message tells of a delete). */
+  forget(id: string, rev: number): void {
+    const cur = this.entries.get(id)
+    if (cur !== undefined && cur.rev <= rev) {
+      this.entries.delete(id)
+      cur.version++
+    }
+    if (rev > this.watched) {
+      this.tombstones.set(id, rev)
+      this.tombstoneOrder.push({ id, rev })
+    }
+  }
+
   /** The watch delivered everything up to `seq`: older echoes can no longer arrive. */
   watchedUpTo(seq: number): void {
     if (seq > this.watched) this.watched = seq
