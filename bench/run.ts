@@ -12,7 +12,8 @@ const suites: Record<string, () => Promise<Effect.Effect<unknown, unknown>>> = {
   sqlite: async () => (await import("./sqlite.js")).benchSqlite,
   postgres: async () => (await import("./postgres.js")).benchPostgres,
   redis: async () => (await import("./redis.js")).benchRedis,
-  executors: async () => (await import("./executors.js")).benchExecutors
+  executors: async () => (await import("./executors.js")).benchExecutors,
+  nats: async () => (await import("./nats.js")).benchNats
 }
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"))
