@@ -85,7 +85,8 @@ const freshSitq = () =>
     ).pipe(Effect.map((prefix) => RedisBackend.layer({ url, prefix })))
   )
 
-const sitq = (w: Workload): Promise<SystemResult> => {
+/** sitq's Redis column (also shown next to the NATS backend by `bench/nats.ts`). */
+export const sitqRedis = (w: Workload): Promise<SystemResult> => {
   const fresh = freshSitq()
   let crossPrefix = ""
   return sitqColumn(w, fresh, () => {
@@ -99,16 +100,17 @@ const sitq = (w: Workload): Promise<SystemResult> => {
 }
 
 /** BullMQ on default job options (every row), or `tuned`: removeOnComplete (processing rows only). */
-const bullmq = async (w: Workload, tuned = false): Promise<SystemResult> => {
+export const bullmq = async (w: Workload, options: { readonly removeOnComplete?: boolean } = {}): Promise<SystemResult> => {
+  const tuned = options.removeOnComplete === true
   const r = newResult(tuned ? "BullMQ (removeOnComplete)" : "BullMQ")
-  const jobOpts = tuned ? { removeOnComplete: true } : {}
+  const defaultJobOptions = tuned ? { removeOnComplete: true } : {}
   const parsed = new URL(url)
   const connection = { host: parsed.hostname, port: Number(parsed.port || 6379), maxRetriesPerRequest: null }
   /** Runs `f` with a queue on a fresh prefix, then closes it and deletes the prefix's keys. */
   const withQueue = async <A>(name: string, f: (queue: Queue, prefix: string) => Promise<A>): Promise<A> => {
     const prefix = newPrefix("bull")
     patterns.add(bullPattern(prefix))
-    const queue = new Queue(name, { connection, prefix })
+    const queue = new Queue(name, { connection, prefix, defaultJobOptions })
     try {
       await queue.waitUntilReady()
       return await f(queue, prefix)
@@ -135,7 +137,7 @@ const bullmq = async (w: Workload, tuned = false): Promise<SystemResult> => {
     await attempt(r, `processing c${c}`, () =>
       withQueue("noop", async (queue, prefix) => {
         for (const chunk of chunks(range(w.tasks), 1000)) {
-          await queue.addBulk(chunk.map((i) => ({ name: "noop", data: { i }, opts: jobOpts })))
+          await queue.addBulk(chunk.map((i) => ({ name: "noop", data: { i } })))
         }
         let worker: BullWorker | undefined
         r.values[id] = await processWithCap(r, `processing c${c}`, w.tasks, w.capSeconds, async (done) => {
@@ -176,10 +178,10 @@ export const benchRedis = Effect.promise(async () => {
   try {
     const results: Array<SystemResult> = []
     const runs = [
-      sitq,
+      sitqRedis,
       (w: Workload) => sitqPrefetchColumn(w, freshSitq(), 64),
-      bullmq,
-      (w: Workload) => bullmq(w, true)
+      (w: Workload) => bullmq(w),
+      (w: Workload) => bullmq(w, { removeOnComplete: true })
     ]
     for (const run of runs) {
       const t0 = performance.now()
@@ -199,6 +201,11 @@ export const benchRedis = Effect.promise(async () => {
     ])
     return results
   } finally {
-    for (const pattern of [...patterns]) await deleteKeys(pattern).catch(() => {})
+    await redisCleanup()
   }
 })
+
+/** Deletes whatever keys a Redis run left (a crashed peer). */
+export const redisCleanup = async () => {
+  for (const pattern of [...patterns]) await deleteKeys(pattern).catch(() => {})
+}

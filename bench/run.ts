@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- [memory|sqlite|postgres|redis|all ...]` (default: memory). `npm run bench`
+ * `npm run bench -- [memory|sqlite|postgres|redis|executors|all ...]` (default: memory). `npm run bench`
  * compiles `src/` and `bench/` with tsc into `bench/.dist/` and runs this file from there, so sitq
  * and the peers both run as plain compiled JavaScript. Each suite prints a markdown table; suites
  * with peers run the peers in the same run and print ratios.
@@ -11,7 +11,9 @@ const suites: Record<string, () => Promise<Effect.Effect<unknown, unknown>>> = {
   memory: async () => (await import("./memory.js")).benchMemory,
   sqlite: async () => (await import("./sqlite.js")).benchSqlite,
   postgres: async () => (await import("./postgres.js")).benchPostgres,
-  redis: async () => (await import("./redis.js")).benchRedis
+  redis: async () => (await import("./redis.js")).benchRedis,
+  executors: async () => (await import("./executors.js")).benchExecutors,
+  nats: async () => (await import("./nats.js")).benchNats
 }
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"))

@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 // The README's test command (`npm test`). Runs every test suite that can run here and says plainly
 // which backend suites it skipped and which environment variable enables each one. With
-// SITQ_REQUIRE_SERVERS=1 (set by .ci/run) a missing server variable is an error, not a skip.
+// SITQ_REQUIRE_SERVERS=1 (set by .ci/run) a missing server variable is an error, not a skip. A
+// server suite whose directory does not exist (yet) is left out.
 // Extra arguments go to vitest (e.g. `npm test -- test/memory`).
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, readFileSync } from "node:fs"
 
 const servers = [
   { name: "postgres", dir: "test/postgres", env: "SITQ_TEST_POSTGRES_URL", example: "postgres://postgres@127.0.0.1:5432/test" },
-  { name: "redis", dir: "test/redis", env: "SITQ_TEST_REDIS_URL", example: "redis://127.0.0.1:6379" }
+  { name: "redis", dir: "test/redis", env: "SITQ_TEST_REDIS_URL", example: "redis://127.0.0.1:6379" },
+  { name: "nats", dir: "test/nats", env: "SITQ_TEST_NATS_URL", example: "nats://127.0.0.1:4222" }
 ]
 const require = process.env.SITQ_REQUIRE_SERVERS === "1"
 const exclude = []

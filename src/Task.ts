@@ -267,7 +267,7 @@ export declare namespace Handler {
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import { Effect, Schema } from "effect"
  * import { Task } from "sitq"
  *
  * const Add = Task.make("add", { payload: Schema.Struct({ a: Schema.Number, b: Schema.Number }), success: Schema.Number })

@@ -18,6 +18,7 @@ import type { InvalidOptions, SerializationError, TaskDefect, TaskTimeout, Unkno
 import { BackendError, ResultTimeout, TaskCancelled, TaskFailed, TaskMismatch, TaskNotFound } from "./Errors.js"
 import * as Codec from "./internal/codec.js"
 import * as Validate from "./internal/validate.js"
+import * as EffectVersion from "./internal/effectVersion.js"
 import { uuidv7FromMillis } from "./internal/id.js"
 import { Serializer } from "./Serializer.js"
 import type { Task } from "./Task.js"
@@ -307,6 +308,7 @@ export const make = (
   options: TaskQueueOptions = {}
 ): Effect.Effect<TaskQueueService, never, Backend | Serializer | Scope.Scope> =>
   Effect.gen(function*() {
+    yield* EffectVersion.check
     const backend = yield* Backend
     const serializer = yield* Serializer
     const pollInterval = D.decode(
@@ -532,8 +534,13 @@ export const make = (
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
- * import { TaskQueue } from "sitq"
+ * import { Effect, Schema } from "effect"
+ * import { Task, TaskQueue } from "sitq"
+ *
+ * const SendEmail = Task.make("send_email", {
+ *   payload: Schema.Struct({ to: Schema.String, subject: Schema.String }),
+ *   success: Schema.Struct({ messageId: Schema.String })
+ * })
  *
  * const program = Effect.gen(function* () {
  *   const queue = yield* TaskQueue

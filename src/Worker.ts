@@ -28,6 +28,7 @@ import type { BackendError, InvalidOptions } from "./Errors.js"
 import * as Batcher from "./internal/batcher.js"
 import * as ClaimLoop from "./internal/claimLoop.js"
 import * as Executor from "./internal/executor.js"
+import * as EffectVersion from "./internal/effectVersion.js"
 import { uuidv7FromMillis } from "./internal/id.js"
 import * as Leases from "./internal/leases.js"
 import * as Validate from "./internal/validate.js"
@@ -245,6 +246,7 @@ const makeInternal = <H extends ReadonlyArray<Handler.Any>>(
   mode: ClaimLoop.Mode
 ): Effect.Effect<Internal, InvalidOptions, Backend | Serializer | Scope.Scope | Handler.Context<H[number]>> =>
   Effect.gen(function*() {
+    yield* EffectVersion.check
     const config = yield* resolve(options)
     const backend = yield* Backend
     const serializer = yield* Serializer
@@ -461,8 +463,11 @@ export const make = <const H extends ReadonlyArray<Handler.Any>>(
  *
  * @example
  * ```ts
- * import { Layer } from "effect"
- * import { MemoryBackend, Serializer, TaskQueue, Worker } from "sitq"
+ * import { Effect, Layer, Schema } from "effect"
+ * import { MemoryBackend, Serializer, Task, TaskQueue, Worker } from "sitq"
+ *
+ * const SendEmail = Task.make("send_email", { payload: Schema.Struct({ to: Schema.String }) })
+ * const SendEmailLive = Task.handler(SendEmail, ({ to }) => Effect.log(`sending an email to ${to}`))
  *
  * const Live = Worker.layer({ handlers: [SendEmailLive], concurrency: 10 }).pipe(
  *   Layer.provideMerge(TaskQueue.layer),

@@ -7,6 +7,7 @@
  * `sitq/redis`. Code without Effect uses the Promise client from `sitq/promise`.
  *
  * @since 0.1.0
+ * @module sitq
  */
 
 /**
@@ -23,6 +24,12 @@ export * as Backend from "./Backend.js"
  */
 export * as MemoryBackend from "./backends/memory.js"
 
+/**
+ * Queue depth as a `Metric` gauge, sampled from the backend's stats.
+ *
+ * @since 0.1.0
+ */
+export * as Metrics from "./Metrics.js"
 /**
  * Task definitions and handlers.
  *

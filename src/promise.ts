@@ -11,8 +11,12 @@
  *
  * @example
  * ```ts
+ * import { Schema } from "effect"
+ * import { Task } from "sitq"
  * import { open, promiseHandler } from "sitq/promise"
  * import { SqliteBackend } from "sitq/sqlite"
+ *
+ * const Add = Task.make("add", { payload: Schema.Struct({ a: Schema.Number, b: Schema.Number }), success: Schema.Number })
  *
  * const queue = await open({ backend: SqliteBackend.layer({ filename: "tasks.db" }) })
  * const worker = queue.worker({ handlers: [promiseHandler(Add, async ({ a, b }) => a + b)] })
@@ -23,6 +27,7 @@
  * ```
  *
  * @since 0.1.0
+ * @module sitq/promise
  */
 import type { Layer } from "effect"
 import { Cause, Effect, Exit, Layer as L, ManagedRuntime, Schema, Scope } from "effect"

@@ -1,13 +1,15 @@
 /**
- * Runs every example as a user would (`node --import tsx <file>`) and checks its exit code and
- * what it prints. Each must finish within 30 seconds.
+ * Runs every example as a user would (`node --conditions=sitq-source --import tsx <file>`) and
+ * checks its exit code and what it prints. Each must finish within 30 seconds. The examples import
+ * "sitq" like an application; the `sitq-source` condition of package.json's `exports` resolves it to
+ * src/, so they run on the current sources without a build (and never on a stale dist/).
  */
 import { execFile } from "node:child_process"
 import { describe, expect, it } from "vitest"
 
 const run = (file: string) =>
   new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    execFile("node", ["--import", "tsx", file], { timeout: 30_000, killSignal: "SIGKILL" }, (error, stdout, stderr) => {
+    execFile("node", ["--conditions=sitq-source", "--import", "tsx", file], { timeout: 30_000, killSignal: "SIGKILL" }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === "number" ? error.code : null
       resolve({ code, stdout, stderr })
     })
@@ -44,12 +46,31 @@ const examples: ReadonlyArray<readonly [string, ReadonlyArray<string | RegExp>]>
     "rejects with a tagged error: TaskNotFound",
     "Done!"
   ]],
+  ["examples/basic/06_cpu_bound_process.ts", [
+    /In the event loop: +\d+ ms, results 14930352, 14930352, 14930352, 14930352/,
+    /On a process pool of 2: +\d+ ms, results 14930352, 14930352, 14930352, 14930352/,
+    /Speed-up: \d+\.\d+x/
+  ]],
+  ["examples/basic/07_thread_pool.ts", [
+    "Six blocking 300 ms lookups on 3 threads: alpha=5 beta=4 gamma=5 delta=5 epsilon=7 zeta=4",
+    "scrypt hash on a pool thread: a2c4adc7d8b8e077",
+    /A hung call: TaskTimeout \(task 'lookup' .* timed out after 1s\)/,
+    "Pool threads before: 3, after: 3; 1 of them new"
+  ]],
   ["examples/advanced/task_queue_system.ts", [
     "Initial queue stats:\n  pending: 9",
     /⚙ {2}ALERT: disk almost full\n {2}⚙ {2}sending email/,
     "Final queue stats:\n  success: 9",
     "The flaky API call: success after 3 attempts",
     "Demo completed successfully!"
+  ]],
+  ["examples/worker-process/producer.ts", [
+    /\[worker\] worker \d+ running/,
+    "[worker] resizing cat.png to 320px",
+    "Results: cat.png@320w, dog.png@640w, owl.png@1280w",
+    "[worker] stopped: no more claims, running tasks finished or released",
+    "Worker exited with code 0 after SIGTERM",
+    "Done!"
   ]]
 ]
 

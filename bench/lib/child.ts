@@ -20,13 +20,16 @@ const start = async (): Promise<() => Promise<unknown>> => {
   switch (spec.kind) {
     case "sitq-sqlite":
     case "sitq-postgres":
-    case "sitq-redis": {
+    case "sitq-redis":
+    case "sitq-nats": {
       const { pingWorker } = await import("./ping.js")
       const backend = spec.kind === "sitq-sqlite"
         ? (await import("../../src/backends/sqlite.js")).SqliteBackend.layer({ filename: spec.filename })
         : spec.kind === "sitq-postgres"
         ? (await import("../../src/backends/postgres.js")).PostgresBackend.layer({ url: spec.url, schema: spec.schema })
-        : (await import("../../src/backends/redis.js")).RedisBackend.layer({ url: spec.url, prefix: spec.prefix })
+        : spec.kind === "sitq-redis"
+        ? (await import("../../src/backends/redis.js")).RedisBackend.layer({ url: spec.url, prefix: spec.prefix })
+        : (await import("../../src/backends/nats.js")).NatsBackend.layer({ servers: spec.url, prefix: spec.prefix })
       const runtime = pingWorker(backend, spec.pollMs, started)
       await runtime.runtime()
       return () => runtime.dispose()

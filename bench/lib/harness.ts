@@ -138,6 +138,7 @@ export type ChildSpec =
   | { readonly kind: "sitq-sqlite"; readonly filename: string; readonly pollMs: number }
   | { readonly kind: "sitq-postgres"; readonly url: string; readonly schema: string; readonly pollMs: number }
   | { readonly kind: "sitq-redis"; readonly url: string; readonly prefix: string; readonly pollMs: number }
+  | { readonly kind: "sitq-nats"; readonly url: string; readonly prefix: string; readonly pollMs: number }
   | { readonly kind: "plainjob"; readonly filename: string; readonly pollMs: number }
   | { readonly kind: "liteque"; readonly filename: string; readonly pollMs: number }
   | { readonly kind: "sqlpq"; readonly filename: string; readonly pollMs: number }

@@ -9,7 +9,7 @@
  * with backoff. The queue's statistics are printed before and after, then the most recently
  * completed tasks.
  *
- * Run: node --import tsx examples/advanced/task_queue_system.ts
+ * Run: node --conditions=sitq-source --import tsx examples/advanced/task_queue_system.ts
  */
 import { FileSystem } from "@effect/platform"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"

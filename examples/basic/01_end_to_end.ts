@@ -5,7 +5,7 @@
  * `in_progress` while the worker runs it, `success` when done, and its typed result comes back
  * through `join` (and untyped through `getResult`).
  *
- * Run: node --import tsx examples/basic/01_end_to_end.ts
+ * Run: node --conditions=sitq-source --import tsx examples/basic/01_end_to_end.ts
  */
 import { FileSystem } from "@effect/platform"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"

@@ -5,7 +5,7 @@
  * with a future `runAt`; it is not eligible to run until the clock reaches it. The worker does not
  * poll for it: it sleeps until the earliest due time it knows of, so the task starts on time.
  *
- * Run: node --import tsx examples/basic/02_eta_delayed_execution.ts
+ * Run: node --conditions=sitq-source --import tsx examples/basic/02_eta_delayed_execution.ts
  */
 import { FileSystem } from "@effect/platform"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"

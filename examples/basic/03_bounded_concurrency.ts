@@ -5,7 +5,7 @@
  * at the same time, so the batch takes about 3 × 400 ms instead of 9 × 400 ms, and the rest wait
  * their turn in the queue.
  *
- * Run: node --import tsx examples/basic/03_bounded_concurrency.ts
+ * Run: node --conditions=sitq-source --import tsx examples/basic/03_bounded_concurrency.ts
  */
 import { FileSystem } from "@effect/platform"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"

@@ -9,7 +9,7 @@
  *   exception's stack in the traceback.
  * - A failing task never stops the worker: the next task runs normally.
  *
- * Run: node --import tsx examples/basic/04_failures_and_tracebacks.ts
+ * Run: node --conditions=sitq-source --import tsx examples/basic/04_failures_and_tracebacks.ts
  */
 import { FileSystem } from "@effect/platform"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"

@@ -7,7 +7,7 @@
  * queue on the file and enqueues; the worker, opened separately on the same file, runs the tasks;
  * the producer reads the results back. Errors are the same tagged errors as in the Effect API.
  *
- * Run: node --import tsx examples/basic/05_sync_client_with_worker.ts
+ * Run: node --conditions=sitq-source --import tsx examples/basic/05_sync_client_with_worker.ts
  */
 import { Schema } from "effect"
 import { Task } from "sitq"

@@ -6,6 +6,7 @@
  * and for work that may be lost with the process.
  *
  * @since 0.1.0
+ * @module sitq/memory
  */
 import { Clock, Config, Effect, Layer, Option } from "effect"
 import type { ConfigError, Scope } from "effect"

@@ -9,6 +9,7 @@
  * ```
  *
  * @since 0.1.0
+ * @module sitq/redis
  */
 
 /**

@@ -652,10 +652,11 @@ const migrate = (pg: PgClient.PgClient, schema: string): Effect.Effect<void, Bac
  * @example
  * ```ts
  * import { PgClient } from "@effect/sql-pg"
+ * import { Config, Layer } from "effect"
  * import { PostgresBackend } from "sitq/postgres"
  *
  * const BackendLive = PostgresBackend.layerClient({ schema: "jobs" }).pipe(
- *   Layer.provideMerge(PgClient.layer({ url: Redacted.make(process.env.DATABASE_URL!) }))
+ *   Layer.provideMerge(PgClient.layerConfig({ url: Config.redacted("DATABASE_URL") }))
  * )
  * ```
  *
