@@ -552,7 +552,7 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
       const claimed: Array<Backend.TaskRecord> = []
       let error: string | undefined
       for (let round = 0; round < 8 && claimed.length < request.limit; round++) {
-        const taken = mirror.take(request.queues, now, request.limit - claimed.length, spread)
+        const taken = mirror.take(request.queues, request.names, now, request.limit - claimed.length, spread)
         if (taken.length === 0) break
         const results = await Promise.all(taken.map((entry) => {
           const next: Backend.TaskRecord = {
@@ -784,7 +784,13 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
 
     const list: Backend.Backend["list"] = (filter) =>
       Effect.map(records, (all) => {
-        const found = all.filter(({ rec }) =>
+        // Cursors by the enqueue sequence of their task; a task that is gone selects none (NaN).
+        const seqOf = (id: string | undefined, absent: number) =>
+          id === undefined ? absent : (all.find((r) => r.rec.id === id)?.seq ?? Number.NaN)
+        const after = seqOf(filter.after, Number.NEGATIVE_INFINITY)
+        const before = seqOf(filter.before, Number.POSITIVE_INFINITY)
+        const found = all.filter(({ rec, seq }) =>
+          seq > after && seq < before &&
           (filter.status === undefined || rec.status === filter.status) &&
           (filter.name === undefined || rec.name === filter.name) &&
           (filter.queue === undefined || rec.queue === filter.queue)
@@ -841,8 +847,8 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
       })
     }
 
-    const nextWakeAt: Backend.Backend["nextWakeAt"] = (queues) =>
-      Effect.sync(() => Option.fromNullable(mirror.nextWakeAt(queues)))
+    const nextWakeAt: Backend.Backend["nextWakeAt"] = (queues, names) =>
+      Effect.map(Clock.currentTimeMillis, (now) => Option.fromNullable(mirror.nextWakeAt(queues, now, names)))
 
     const backend = guarded({
       name: "nats",

@@ -1,7 +1,8 @@
 /**
  * The NATS backend's due-ness index: every unfinished task of the store (pending or in progress)
- * with the KV revision it was read at, in three heaps per queue: ready (claim order: priority
- * desc, runAt asc, enqueue sequence asc), delayed (by runAt) and in flight (by lease expiry). It is fed by this
+ * with the KV revision it was read at, in heaps per queue: ready, one per task name (claim order:
+ * priority desc, runAt asc, enqueue sequence asc; a claim for some names reads only their heaps),
+ * delayed (by runAt) and in flight (by lease expiry). It is fed by this
  * process's own writes (at once) and by a watch of the bucket (everyone's writes, in revision
  * order); a record is applied only when its revision is newer than the one held, so the two
  * feeds can arrive in any order. The KV record stays the source of truth: a claim picks
@@ -36,7 +37,8 @@ interface Item {
 }
 
 interface QueueIndex {
-  readonly ready: Heap<Item>
+  /** Due entries, one heap per task name. */
+  readonly ready: Map<string, Heap<Item>>
   readonly delayed: Heap<Item>
   readonly inflight: Heap<Item>
 }
@@ -81,10 +83,30 @@ export class Mirror {
   private index(name: string): QueueIndex {
     let q = this.queues.get(name)
     if (q === undefined) {
-      q = { ready: new Heap(claimFirst), delayed: new Heap(byTime), inflight: new Heap(byTime) }
+      q = { ready: new Map(), delayed: new Heap(byTime), inflight: new Heap(byTime) }
       this.queues.set(name, q)
     }
     return q
+  }
+
+  private readyHeap(q: QueueIndex, name: string): Heap<Item> {
+    let heap = q.ready.get(name)
+    if (heap === undefined) {
+      heap = new Heap(claimFirst)
+      q.ready.set(name, heap)
+    }
+    return heap
+  }
+
+  /** The ready heaps of these task names (every name when undefined). */
+  private readyHeaps(q: QueueIndex, names: ReadonlyArray<string> | undefined): Array<Heap<Item>> {
+    if (names === undefined) return Array.from(q.ready.values())
+    const out: Array<Heap<Item>> = []
+    for (const name of names) {
+      const heap = q.ready.get(name)
+      if (heap !== undefined) out.push(heap)
+    }
+    return out
   }
 
   private place(entry: Entry): void {
@@ -164,11 +186,13 @@ export class Mirror {
   private promote(q: QueueIndex, now: number): void {
     for (let top = q.delayed.peek(); top !== undefined && top.at <= now; top = q.delayed.peek()) {
       q.delayed.pop()
-      if (isLive(top)) q.ready.push(top)
+      if (isLive(top)) this.readyHeap(q, top.entry.rec.name).push(top)
     }
     for (let top = q.inflight.peek(); top !== undefined && top.at <= now; top = q.inflight.peek()) {
       q.inflight.pop()
-      if (isLive(top)) q.ready.push({ entry: top.entry, version: top.version, at: top.entry.rec.runAt })
+      if (isLive(top)) {
+        this.readyHeap(q, top.entry.rec.name).push({ entry: top.entry, version: top.version, at: top.entry.rec.runAt })
+      }
     }
   }
 
@@ -181,30 +205,38 @@ export class Mirror {
   }
 
   /**
-   * Takes up to `limit` claimable entries of `queues` at `now`, in claim order, out of the heaps
+   * Takes up to `limit` claimable entries of `queues` (of the task `names` only, unless undefined)
+   * at `now`, in claim order, out of the heaps
    * (a concurrent claim of this process will not pick them). Each must then be written, or
    * given back with {@link restore}. With `spread` above 1 (other processes are claiming the same
    * tasks), each candidate is passed over with probability 1 - 1/spread, so that claimers of one
    * priority take different tasks instead of racing for the same ones; priorities still come
    * first, and with `spread` 1 the order is exact.
    */
-  take(queues: ReadonlyArray<string>, now: number, limit: number, spread = 1): Array<Entry> {
+  take(
+    queues: ReadonlyArray<string>,
+    names: ReadonlyArray<string> | undefined,
+    now: number,
+    limit: number,
+    spread = 1
+  ): Array<Entry> {
     const indexes = queues.map((name) => this.index(name))
     for (const q of indexes) this.promote(q, now)
+    const heaps = indexes.flatMap((q) => this.readyHeaps(q, names))
     const out: Array<Entry> = []
-    const passed: Array<readonly [QueueIndex, Item]> = []
+    const passed: Array<readonly [Heap<Item>, Item]> = []
     while (out.length < limit) {
       let best: Item | undefined
-      let from: QueueIndex | undefined
-      for (const q of indexes) {
-        const top = this.liveTop(q.ready)
+      let from: Heap<Item> | undefined
+      for (const heap of heaps) {
+        const top = this.liveTop(heap)
         if (top !== undefined && (best === undefined || claimFirst(top, best))) {
           best = top
-          from = q
+          from = heap
         }
       }
       if (best === undefined || from === undefined) break
-      from.ready.pop()
+      from.pop()
       if (spread > 1 && Math.random() * spread >= 1 && passed.length < limit * 32) {
         passed.push([from, best])
         continue
@@ -214,7 +246,7 @@ export class Mirror {
       if (claimable(entry.rec, now)) out.push(entry)
       else this.place(entry)
     }
-    for (const [q, item] of passed) q.ready.push(item)
+    for (const [heap, item] of passed) heap.push(item)
     return out
   }
 
@@ -223,13 +255,19 @@ export class Mirror {
     if (this.entries.get(entry.rec.id) === entry) this.place(entry)
   }
 
-  /** The earliest runAt of a pending task or lease expiry of a running one, in `queues`. */
-  nextWakeAt(queues: ReadonlyArray<string>): number | undefined {
+  /**
+   * The earliest runAt of a pending task or lease expiry of a running one, in `queues`; with
+   * `names`, due tasks of other names do not count (not-yet-due and running ones of every name
+   * do, until a claim moves them: an early hint at most, never a late one).
+   */
+  nextWakeAt(queues: ReadonlyArray<string>, now: number, names?: ReadonlyArray<string>): number | undefined {
     let next = Number.POSITIVE_INFINITY
     for (const name of queues) {
       const q = this.queues.get(name)
       if (q === undefined) continue
-      for (const heap of [q.ready, q.delayed, q.inflight]) {
+      // due entries into their name's ready heap first, so that due tasks of other names do not count
+      if (names !== undefined) this.promote(q, now)
+      for (const heap of [...this.readyHeaps(q, names), q.delayed, q.inflight]) {
         const top = this.liveTop(heap)
         if (top !== undefined && top.at < next) next = top.at
       }
