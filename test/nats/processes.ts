@@ -15,6 +15,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Backend } from "../../src/Backend.js"
 import { NatsBackend } from "../../src/backends/nats.js"
+import { BackendError } from "../../src/Errors.js"
 import { Serializer, TaskQueue } from "../../src/index.js"
 import { FaultJob, recordStream, recordSubject } from "../fixtures/nats-tasks.js"
 import { deleteStore, freshPrefix, natsUrl } from "./layer.js"
@@ -162,7 +163,12 @@ export const eventually = <A>(
 ) =>
   probe.pipe(
     Effect.flatMap((a) => check(a) ? Effect.succeed(a) : Effect.fail("not yet" as const)),
-    Effect.retry({ while: (e) => e === "not yet", schedule: Schedule.spaced(every) }),
+    // A probe that fails while the server is away (a restart under test) is asked again; the
+    // observer's own reads are not what the test is about.
+    Effect.retry({
+      while: (e) => e === "not yet" || (e instanceof BackendError && e.reason !== "Closed"),
+      schedule: Schedule.spaced(every)
+    }),
     Effect.timeoutFail({ duration: within, onTimeout: () => new Error(`timed out waiting for ${what}`) })
   )
 
