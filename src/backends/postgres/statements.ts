@@ -4,6 +4,7 @@
  *
  * @internal
  */
+import { taskColumns } from "../kit/rows.js"
 
 /**
  * Valid schema names: lower-case identifiers (no quoting surprises, at most 63 bytes).
@@ -14,29 +15,6 @@
  */
 export const schemaPattern = /^[a-z_][a-z0-9_]{0,62}$/
 
-const columnNames = [
-  "id",
-  "seq",
-  "queue",
-  "name",
-  "payload",
-  "priority",
-  "status",
-  "run_at",
-  "attempts",
-  "lease_owner",
-  "lease_until",
-  "enqueued_at",
-  "started_at",
-  "finished_at",
-  "result",
-  "error_tag",
-  "error_message",
-  "error_data",
-  "traceback",
-  "key",
-  "failure_times"
-]
 /**
  * The task columns, with a table prefix (`"t."`) or none.
  *
@@ -44,7 +22,7 @@ const columnNames = [
  * @category internal
  * @internal
  */
-export const columns = (prefix: string): string => columnNames.map((c) => `${prefix}${c}`).join(", ")
+export const columns = (prefix: string): string => taskColumns.map((c) => `${prefix}${c}`).join(", ")
 
 /**
  * The statements for a store in `schema` (already checked against {@link schemaPattern}).
