@@ -55,13 +55,19 @@ export const awaitTicks = (file: string, tries = 400) =>
   })
 
 /** True when the busy loop wrote nothing new for `quiet` (the work stopped). */
-export const stopped = (file: string, quiet: Duration.DurationInput = "400 millis") =>
+export const stopped = (file: string, quiet: Duration.DurationInput = "400 millis", attempts = 15) =>
   Effect.gen(function*() {
+    // A cancellation is answered when the store says so; the kill of the member follows on the
+    // worker a moment later. So the loop must fall quiet within `attempts` windows (6 s by
+    // default), far short of the 60 s it would otherwise burn.
     const read = Effect.sync(() => (existsSync(file) ? readFileSync(file, "utf8") : undefined))
-    const before = yield* read
-    yield* Effect.sleep(quiet)
-    const after = yield* read
-    return before !== undefined && before === after
+    for (let i = 0; i < attempts; i++) {
+      const before = yield* read
+      yield* Effect.sleep(quiet)
+      const after = yield* read
+      if (before !== undefined && before === after) return true
+    }
+    return false
   })
 
 /** Whether a process with this pid exists. */
