@@ -3,7 +3,7 @@
  * shared with them, the run records they leave, and a NATS server of the test's own.
  */
 import { DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream"
-import { connect } from "@nats-io/transport-node"
+import { connect, nanos } from "@nats-io/transport-node"
 import type { NatsConnection } from "@nats-io/transport-node"
 import { Chunk, Duration, Effect, Layer, Schedule, Stream } from "effect"
 import { spawn } from "node:child_process"
@@ -89,7 +89,10 @@ export const store = (servers: string = natsUrl()) =>
           name: recordStream(prefix),
           subjects: [`${recordSubject(prefix)}.>`],
           storage: StorageType.Memory,
-          retention: RetentionPolicy.Limits
+          retention: RetentionPolicy.Limits,
+          // a record published again (its acknowledgement was late) is dropped by its message id
+          // within this window: longer than a record's retries (100 x (2 s timeout + 100 ms))
+          duplicate_window: nanos(600_000)
         })
       ),
       () => Effect.promise(() => jsm.streams.delete(recordStream(prefix)).catch(() => false))
