@@ -290,13 +290,23 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
      * applied without events (the operation publishes its own).
      */
     const own = new Map<string, Array<Uint8Array>>()
-    /** Compare-and-sets a record at `rev` (0: creates it); `seq` null when creating. */
-    const write = (rec: Backend.TaskRecord, rev: number, seq: number | null) => {
+    /**
+     * Compare-and-sets a record at `rev` (0: creates it); `seq` null when creating. `acked` runs
+     * on the acknowledgement while the write still counts as this process's own, so what it
+     * records (the index entry of a created task) is in place before a late echo is judged.
+     */
+    const write = (
+      rec: Backend.TaskRecord,
+      rev: number,
+      seq: number | null,
+      acked?: (result: Awaited<ReturnType<typeof writer.write>>) => void
+    ) => {
       const data = Record.encode(rec, seq)
       const mine = own.get(rec.id)
       if (mine === undefined) own.set(rec.id, [data])
       else mine.push(data)
       return writer.write(subjectOf(`t.${rec.id}`), data, rev).then((result) => {
+        acked?.(result)
         const left = own.get(rec.id)
         if (left !== undefined) {
           const i = left.indexOf(data)
@@ -475,7 +485,13 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
           }
         })
       }
-      const written = await Promise.all(inserts.map(({ rec }) => write(rec, 0, null)))
+      // Each created record is indexed on its own acknowledgement, so that its echo on the watch,
+      // however late, is known as this process's write (and publishes no second Ready).
+      const written = await Promise.all(inserts.map(({ rec }) =>
+        write(rec, 0, null, (w) => {
+          if (w._tag === "Written") mirror.apply(rec.id, rec, w.seq)
+        })
+      ))
       const seqs = written.map((w) => w._tag === "Written" ? w.seq : 0)
       /** Deletes created records again (and forgets them); true where the delete landed. */
       const undo = async (which: ReadonlyArray<number>) => {
@@ -490,8 +506,6 @@ export const make = (options: NatsBackendOptions = {}): Effect.Effect<Backend.Ba
         await undo(all.filter((j) => seqs[j]! > 0))
         return { error: failed._tag === "Failed" ? failed.message : "a task with this id exists" }
       }
-      // indexed at once, so that their echoes on the watch are known as this process's writes
-      inserts.forEach(({ rec }, j) => mirror.apply(rec.id, rec, seqs[j]!))
       const keyed = all.filter((j) => inserts[j]!.rec.key !== null)
       const reservations = await Promise.all(keyed.map((j) => reserveKey(inserts[j]!.rec.key!, inserts[j]!.rec.id)))
       const trouble = reservations.find((r): r is Extract<Reservation, { _tag: "Failed" }> => r._tag === "Failed")
