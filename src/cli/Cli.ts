@@ -238,45 +238,57 @@ const show = Command.make(
     )
 ).pipe(Command.withDescription("show one task: payload, result, error, traceback, attempts, times"))
 
-const retry = Command.make(
-  "retry",
-  { ...store, json: jsonOption, id: idArg },
-  (flags) =>
-    withStore(
-      flags,
-      Effect.gen(function*() {
-        const backend = yield* Backend
-        const result = yield* backend.retry(flags.id)
-        if (flags.json) yield* printJson({ id: flags.id, result })
-        else if (result === "requeued") yield* Console.log(`requeued ${flags.id}`)
-        if (result === "not_found") return yield* new CommandFailed({ message: `no task ${flags.id}` })
-        if (result === "not_finished") {
-          return yield* new CommandFailed({
-            message: `task ${flags.id} has not finished: only failed or cancelled tasks can be retried`
-          })
-        }
-      })
-    )
-).pipe(Command.withDescription("put a failed or cancelled task back to pending"))
+/**
+ * A command on one task id: runs `act`, prints what it did (`done` names the answer that means
+ * success), and fails with one line for every other answer.
+ */
+const onTask = <R extends string, D extends R>(
+  name: string,
+  description: string,
+  act: (backend: B.Backend, id: string) => Effect.Effect<R, BackendError>,
+  done: D,
+  refusals: { readonly [K in Exclude<R, D>]: (id: string) => string }
+) =>
+  Command.make(
+    name,
+    { ...store, json: jsonOption, id: idArg },
+    (flags) =>
+      withStore(
+        flags,
+        Effect.gen(function*() {
+          const backend = yield* Backend
+          const result = yield* act(backend, flags.id)
+          if (flags.json) yield* printJson({ id: flags.id, result })
+          else if (result === done) yield* Console.log(`${done} ${flags.id}`)
+          if (result !== done) {
+            return yield* new CommandFailed({ message: refusals[result as Exclude<R, D>](flags.id) })
+          }
+        })
+      )
+  ).pipe(Command.withDescription(description))
 
-const cancel = Command.make(
+const retry = onTask<B.RetryResult, "requeued">(
+  "retry",
+  "put a failed or cancelled task back to pending",
+  (backend, id) => backend.retry(id),
+  "requeued",
+  {
+    not_found: (id) => `no task ${id}`,
+    not_finished: (id) => `task ${id} has not finished: only failed or cancelled tasks can be retried`,
+    key_held: (id) => `task ${id} was not retried: another pending or running task holds its dedup key`
+  }
+)
+
+const cancel = onTask<B.CancelResult, "cancelled">(
   "cancel",
-  { ...store, json: jsonOption, id: idArg },
-  (flags) =>
-    withStore(
-      flags,
-      Effect.gen(function*() {
-        const backend = yield* Backend
-        const result = yield* backend.cancel(flags.id)
-        if (flags.json) yield* printJson({ id: flags.id, result })
-        else if (result === "cancelled") yield* Console.log(`cancelled ${flags.id}`)
-        if (result === "not_found") return yield* new CommandFailed({ message: `no task ${flags.id}` })
-        if (result === "finished") {
-          return yield* new CommandFailed({ message: `task ${flags.id} has already finished` })
-        }
-      })
-    )
-).pipe(Command.withDescription("cancel a pending task, or interrupt a running one"))
+  "cancel a pending task, or interrupt a running one",
+  (backend, id) => backend.cancel(id),
+  "cancelled",
+  {
+    not_found: (id) => `no task ${id}`,
+    finished: (id) => `task ${id} has already finished`
+  }
+)
 
 const finalStatuses = ["success", "failed", "cancelled"] as const
 

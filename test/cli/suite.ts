@@ -110,5 +110,28 @@ export const suite = (name: string, makeStore: Effect.Effect<Store, unknown, imp
         assert.strictEqual(Option.getOrThrow(after.failed).attempts, 0)
         assert.isTrue(Option.isNone(after.pending))
         assert.deepStrictEqual(after.stats, { pending: 3, in_progress: 0, success: 3, failed: 1, cancelled: 0 })
+
+        // a retry refused because a newer live task holds the dedup key: one line, exit 1
+        const keyed = yield* Effect.gen(function*() {
+          const backend = yield* Backend
+          const task = (id: string) => ({
+            id,
+            queue: "default",
+            name: "keyed",
+            payload: new Uint8Array([1]),
+            priority: 2,
+            runAt: 86_400_000_000_000,
+            key: "cli-key"
+          })
+          yield* backend.enqueue([task("cli-key-a")])
+          yield* backend.cancel("cli-key-a")
+          yield* backend.enqueue([task("cli-key-b")])
+          return "cli-key-a"
+        }).pipe(Effect.provide(store.layer))
+        const held = yield* run("retry", keyed)
+        assert.strictEqual(held.code, 1)
+        assert.deepStrictEqual(lines(held.stderr), [
+          `sitq: task ${keyed} was not retried: another pending or running task holds its dedup key`
+        ])
       })), { timeout: 400_000 })
   })
